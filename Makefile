@@ -1,0 +1,57 @@
+# TextLens: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+PROTOS := $(wildcard proto/textlens/v1/*.proto)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test pytest lint format proto proto-check services bench clean
+
+help: ## List the targets with what they do
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml client/pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ./client -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP) ## Create .venv and install both distributions with the dev tools
+
+run: setup ## Start the server on the embedded SQLite default (TEXTLENS_* to configure)
+	$(BIN)/textlens-server serve
+
+services: ## Start PostgreSQL and Redis if installed but stopped (fails under CI=true if missing)
+	@scripts/ensure-services.sh
+
+test: setup services ## Set up and run the whole suite (lint, contract checks, unit, integration, e2e)
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff, mypy (strict), buf lint and format, and generated stubs up to date
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/buf lint
+	$(BIN)/buf format --diff --exit-code
+	@$(MAKE) --no-print-directory proto-check
+
+format: setup ## Apply ruff and buf formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/buf format -w
+
+proto: setup ## Regenerate the Python stubs in client/textlens/v1 from proto/
+	@scripts/gen-proto.sh client
+
+proto-check: setup ## Fail if the committed stubs differ from a fresh generation
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && scripts/gen-proto.sh $$tmp \
+	  && diff -r $$tmp/textlens/v1 client/textlens/v1 --exclude=__pycache__ \
+	  && echo "generated stubs are up to date"
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build client/build *.egg-info client/*.egg-info

@@ -1,0 +1,1 @@
+"""TextLens client library."""

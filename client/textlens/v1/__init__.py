@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs for textlens.v1 (make proto)."""

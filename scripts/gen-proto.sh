@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Generates *_pb2.py, *_pb2.pyi and *_pb2_grpc.py for proto/textlens/v1 into $1/textlens/v1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?output root}
+mkdir -p "$out/textlens/v1"
+.venv/bin/python -m grpc_tools.protoc -Iproto \
+  --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
+  proto/textlens/v1/*.proto
+printf '"""Generated protobuf and gRPC stubs for textlens.v1 (make proto)."""\n' > "$out/textlens/v1/__init__.py"

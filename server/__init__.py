@@ -1,0 +1,1 @@
+"""TextLens server: text analysis (sentiment, quality, emotion) over gRPC."""

@@ -1,0 +1,1 @@
+"""Adapters: SQLAlchemy storage, migrations, caches and rate-limit stores."""

@@ -1,0 +1,47 @@
+"""Settings from the environment (prefix TEXTLENS_), read once in main and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="TEXTLENS_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=50051, ge=0, le=65535)
+    database_url: str = "sqlite+aiosqlite:///textlens.db"
+    redis_url: str | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    rate_limit: str = "100/minute"
+    max_text_chars: int = Field(default=10_000, gt=0)
+    max_batch_texts: int = Field(default=10_000, gt=0)
+
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    otlp_endpoint: str | None = None
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+
+    workers: int = Field(default_factory=_cpu_count, ge=1)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)

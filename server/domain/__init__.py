@@ -1,0 +1,1 @@
+"""The TextLens domain: entities, analyzers and errors, in plain Python."""

@@ -1,0 +1,1 @@
+"""Use cases, unit of work and repository ports."""

@@ -1,0 +1,1 @@
+"""gRPC transport: servicers, interceptors, codec and error mapping."""

@@ -1,0 +1,24 @@
+"""Per-call state, carried in a contextvar from the outermost interceptor to the handler."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+
+import grpc
+
+
+@dataclass(slots=True)
+class CallState:
+    """What the interceptors learn about one call; the canonical log line reports it."""
+
+    method: str
+    request_id: str
+    tenant: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    code: grpc.StatusCode = grpc.StatusCode.OK
+    messages_received: int = 0
+    messages_sent: int = 0
+
+
+current_call: contextvars.ContextVar[CallState] = contextvars.ContextVar("textlens_call")

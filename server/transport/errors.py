@@ -1,0 +1,95 @@
+"""The one seam where domain errors become gRPC statuses with rich details."""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from server.domain import errors
+
+DOMAIN = "textlens.v1"
+
+# Looked up along the MRO, so a subclass of a mapped error maps like its parent.
+_CODES: dict[type[errors.TextLensError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+INTERNAL_MESSAGE = "internal error; quote the x-request-id trailer when reporting it"
+
+
+def status_code_for(error: errors.TextLensError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        code = _CODES.get(cls)
+        if code is not None:
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _pack(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_status_proto(error: errors.TextLensError) -> status_pb2.Status:
+    """The google.rpc.Status for a domain error: ErrorInfo plus the details its class implies."""
+    code = status_code_for(error)
+    status = status_pb2.Status(code=code.value[0], message=error.message)
+    status.details.append(
+        _pack(
+            error_details_pb2.ErrorInfo(
+                reason=error.reason.value, domain=DOMAIN, metadata=error.metadata
+            )
+        )
+    )
+    if isinstance(error, errors.InvalidArgument):
+        status.details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description, reason=v.reason.value
+                        )
+                        for v in error.violations
+                    ]
+                )
+            )
+        )
+    elif isinstance(error, errors.ResourceExhausted):
+        delay = duration_pb2.Duration()
+        # Round up to whole milliseconds: retrying a little late beats too early.
+        delay.FromMilliseconds(max(1, math.ceil(error.retry_after * 1000)))
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        status.details.append(
+            _pack(
+                error_details_pb2.QuotaFailure(
+                    violations=[
+                        error_details_pb2.QuotaFailure.Violation(
+                            subject=error.subject, description=f"rate limit {error.quota}"
+                        )
+                    ]
+                )
+            )
+        )
+    return status
+
+
+def internal_status_proto() -> status_pb2.Status:
+    """INTERNAL with nothing of the failure's internals in it."""
+    status = status_pb2.Status(code=code_pb2.INTERNAL, message=INTERNAL_MESSAGE)
+    status.details.append(
+        _pack(error_details_pb2.ErrorInfo(reason=errors.ErrorReason.INTERNAL.value, domain=DOMAIN))
+    )
+    return status

@@ -1,0 +1,1 @@
+"""Server interceptors, outermost first: request context and logging, tracing, auth."""

@@ -1,0 +1,30 @@
+"""Fixtures shared by every tier: an in-process server on a free port, and its channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc.aio
+import pytest
+
+from server.app import Application
+from server.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+async def app_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Application]:
+    """One real server on a free port, in the test process, shared by the session."""
+    db = tmp_path_factory.mktemp("db") / "textlens.db"
+    app = Application(Settings(host="127.0.0.1", port=0, database_url=f"sqlite+aiosqlite:///{db}"))
+    await app.start()
+    yield app
+    await app.stop(0)
+
+
+@pytest.fixture(scope="session")
+async def channel(app_server: Application) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app_server.port}") as ch:
+        yield ch

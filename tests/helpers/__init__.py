@@ -1,0 +1,1 @@
+"""Shared test support: real server processes, services, and gRPC helpers."""
