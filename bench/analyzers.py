@@ -1,0 +1,125 @@
+"""Analyzer throughput and per-character cost growth, on ordinary and hostile inputs.
+
+    .venv/bin/python bench/analyzers.py        # prints a table, then the figures as JSON
+
+``main()`` returns the figures as a dict, for ``make bench`` to import and call. Times are
+CPU times of one analysis. The ratio column compares the cost per character of a
+10,000-character input with a 1,000-character input of the same kind: 1.0 is linear, and
+the analyzers must stay under 1.5.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from server.domain.analyzers import default_analyzers
+from server.domain.analyzers.base import Analyzer
+from server.domain.model import AnalysisType
+
+SENTENCES = [
+    "The new update made the app noticeably faster on my old phone.",
+    "Customer support answered within an hour and fixed the billing mistake.",
+    "I was disappointed that the battery barely lasts a day now.",
+    "Honestly, the camera is excellent in daylight but struggles at night.",
+    "Shipping took two weeks, which is far longer than promised.",
+    "My kids love the games, and I like that there are no ads.",
+    "The instructions were confusing, so setting it up took most of the evening.",
+    "It is not perfect, yet for the price it is a very good deal!",
+    "Why does the screen dim every time I open the settings?",
+    "After three months of daily use, the hinge already feels loose.",
+    "The design is beautiful and the materials feel solid and premium.",
+    "I would not recommend it to anyone who needs reliable Wi-Fi.",
+]
+SHORT = "The hotel staff were friendly and the room was clean, but breakfast was cold and late."
+ROUNDS = 5
+
+
+def prose(chars: int, seed: int = 7) -> str:
+    """Plausible review text of exactly ``chars`` characters, cut at a word boundary."""
+    rng = random.Random(seed)
+    parts: list[str] = []
+    while sum(map(len, parts)) + len(parts) < chars + 20:
+        parts.append(rng.choice(SENTENCES))
+    return " ".join(parts)[:chars].rsplit(" ", 1)[0].ljust(chars, "x")
+
+
+def unpunctuated(chars: int) -> str:
+    words = " ".join(SENTENCES).replace(".", "").replace(",", "").replace("!", "").lower()
+    return (words.replace("?", "") + " ") * (chars // len(words) + 1)
+
+
+def emoji(chars: int, seed: int = 7) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice("😍😂😡😢👍🔥🎉💔😱🙏") for _ in range(chars))
+
+
+INPUTS: dict[str, Callable[[int], str]] = {
+    "prose": prose,
+    "no punctuation": lambda n: unpunctuated(n)[:n],
+    "emoji": emoji,
+    "one character": lambda n: "a" * n,
+}
+
+
+def seconds_per_text(analyzer: Analyzer, *texts: str, budget: float = 0.1) -> list[float]:
+    """CPU seconds of one analysis of each text: the best of ROUNDS interleaved rounds.
+
+    CPU time rather than wall time, and the texts taken in turn within each round, so that
+    a neighbour busy on a shared machine skews every figure alike instead of one of them.
+    """
+    repeats = []
+    for text in texts:
+        start = time.process_time()
+        analyzer.analyze(text)
+        once = time.process_time() - start
+        repeats.append(max(1, min(1000, int(budget / max(once, 1e-6)))))
+    best = [float("inf")] * len(texts)
+    for _ in range(ROUNDS):
+        for i, (text, n) in enumerate(zip(texts, repeats, strict=True)):
+            start = time.process_time()
+            for _ in range(n):
+                analyzer.analyze(text)
+            best[i] = min(best[i], (time.process_time() - start) / n)
+    return best
+
+
+def measure(analyzer: Analyzer) -> dict[str, Any]:
+    short, long = seconds_per_text(analyzer, SHORT, prose(2_000))
+    figures: dict[str, Any] = {
+        "short_texts_per_second": 1 / short,
+        "long_texts_per_second": 1 / long,
+        "growth": {},
+    }
+    for kind, make in INPUTS.items():
+        small, large = make(1_000), make(10_000)
+        t_small, t_large = seconds_per_text(analyzer, small, large)
+        figures["growth"][kind] = {
+            "ms_1k": t_small * 1e3,
+            "ms_10k": t_large * 1e3,
+            "per_char_ratio": (t_large / len(large)) / (t_small / len(small)),
+        }
+    return figures
+
+
+def main() -> dict[str, Any]:
+    """Measure every default analyzer; print a table and return the figures."""
+    analyzers = default_analyzers()
+    results = {t.name.lower(): measure(analyzers[t]) for t in AnalysisType}
+    print(f"{'analyzer':<10} {'short/s':>9} {'long/s':>8}  input            "
+          f"{'1k ms':>8} {'10k ms':>9} {'ratio':>6}")  # fmt: skip
+    for name, figures in results.items():
+        lead = f"{name:<10} {figures['short_texts_per_second']:>9.0f}"
+        lead += f" {figures['long_texts_per_second']:>8.0f}"
+        for kind, growth in figures["growth"].items():
+            print(f"{lead}  {kind:<15} {growth['ms_1k']:>8.2f} {growth['ms_10k']:>9.2f}"
+                  f" {growth['per_char_ratio']:>6.2f}")  # fmt: skip
+            lead = " " * len(lead)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

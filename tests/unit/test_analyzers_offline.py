@@ -1,0 +1,67 @@
+"""The analyzers load and run with no network: nothing is downloaded at run time."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+from typing import Any, NoReturn
+
+import pytest
+
+from server.domain.analyzers import default_analyzers
+from server.domain.analyzers.emotion import EmotionAnalyzer
+from server.domain.model import AnalysisType
+
+TEXT = "I was scared at first 😱, but the ending made me very happy! Would watch again."
+
+
+def refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
+    raise OSError("network access attempted while analysing")
+
+
+def test_all_analyzers_load_and_run_with_sockets_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    analyzers = default_analyzers()
+    for analysis_type, analyzer in analyzers.items():
+        result = analyzer.analyze(TEXT)
+        assert result.analyzer == analyzer.info, analysis_type
+    assert analyzers[AnalysisType.SENTIMENT].analyze(TEXT).sentences
+
+
+def test_a_fresh_process_loads_every_lexicon_offline_without_textblob_or_nltk() -> None:
+    # A new interpreter proves the lexicons are read from disk, not from an earlier cache,
+    # and that nothing on the way (nrclex, textblob, nltk) reaches for the network.
+    script = textwrap.dedent(
+        f"""
+        import socket, sys
+
+        def refuse(*args, **kwargs):
+            raise OSError("network access attempted")
+
+        socket.socket.connect = socket.socket.connect_ex = refuse
+        socket.getaddrinfo = socket.create_connection = refuse
+
+        from server.domain.analyzers import default_analyzers
+
+        for analyzer in default_analyzers().values():
+            analyzer.analyze({TEXT!r})
+        leaked = sorted({{"textblob", "nltk"}} & set(sys.modules))
+        print("leaked:", leaked)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "leaked: []"
+
+
+def test_emotion_needs_no_download_for_a_word_textblob_would_lemmatize(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    assert EmotionAnalyzer().analyze("The wolves cried.").sadness > 0
