@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 from typing import TextIO
 
 import grpc.aio
 import structlog
 from grpc_health.v1 import health_pb2
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.adapters.db import migrate
+from server.adapters.db.engine import create_engine, is_sqlite
+from server.adapters.db.uow import SqlUnitOfWork
 from server.config import Settings
+from server.domain.analyzers import load_analyzers
+from server.service.analyses import AnalysisUseCases
+from server.service.paging import Pager, PageTokens
 from server.transport.grpc_server import TEXTLENS_SERVICES, HealthServicer, create_server
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
@@ -21,30 +29,74 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-class Application:
-    """One server process: owns the gRPC server and everything it was built from."""
+class SchemaOutOfDate(RuntimeError):
+    """The database schema is older than this server; run `textlens-server migrate`."""
 
-    def __init__(self, settings: Settings) -> None:
+
+def page_token_key(settings: Settings) -> bytes:
+    # Tokens must verify on every replica, so the key comes from shared configuration.
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+    return hashlib.sha256(b"textlens page tokens\0" + secret.encode()).digest()
+
+
+async def prepare_schema(engine: AsyncEngine, *, apply: bool) -> None:
+    """Migrates the embedded SQLite (or any database when told); refuses a stale PostgreSQL."""
+    if apply or is_sqlite(engine):
+        await migrate.upgrade(engine)
+        return
+    current = await migrate.current_revision(engine)
+    if current != migrate.head_revision():
+        raise SchemaOutOfDate(
+            f"database schema is at revision {current or 'none'}, this server needs "
+            f"{migrate.head_revision()}: run `textlens-server migrate` (or `serve --migrate`)"
+        )
+
+
+class Application:
+    """One server process: owns the engine, the gRPC server and what they were built from."""
+
+    def __init__(self, settings: Settings, *, migrate_schema: bool = False) -> None:
         self.settings = settings
+        self.migrate_schema = migrate_schema
         self.health = HealthServicer()
-        self._server: grpc.aio.Server | None = None
         self.port: int | None = None
+        self._server: grpc.aio.Server | None = None
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "not started"
+        return self._engine
 
     async def start(self) -> int:
-        """Binds the port, starts serving and returns the bound port."""
+        """Prepares storage, binds the port, starts serving and returns the bound port."""
+        settings = self.settings
+        self._engine = create_engine(settings.database_url)
+        try:
+            await prepare_schema(self._engine, apply=self.migrate_schema)
+        except BaseException:
+            await self._engine.dispose()
+            raise
+        engine = self._engine
+        analyses = AnalysisUseCases(
+            lambda: SqlUnitOfWork(engine),
+            load_analyzers(settings.analyzers),
+            Pager(PageTokens(page_token_key(settings))),
+            max_text_chars=settings.max_text_chars,
+        )
         self._server = create_server(
             interceptors=[RequestContextInterceptor()],
-            analysis=AnalysisServicer(),
+            analysis=AnalysisServicer(analyses),
             batches=BatchServicer(),
             health_servicer=self.health,
         )
-        address = f"{self.settings.host}:{self.settings.port}"
+        address = f"{settings.host}:{settings.port}"
         self.port = self._server.add_insecure_port(address)
         if self.port == 0:
             raise RuntimeError(f"could not bind {address}")
         await self._server.start()
         await self._set_health(SERVING)
-        log.info("serving", host=self.settings.host, port=self.port)
+        log.info("serving", host=settings.host, port=self.port)
         return self.port
 
     async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
@@ -60,12 +112,16 @@ class Application:
         await self.health.enter_graceful_shutdown()
         await self._server.stop(grace)
         self._server = None
+        if self._engine is not None:
+            await self._engine.dispose()
         log.info("stopped")
 
 
-async def serve(settings: Settings, banner: TextIO | None = None) -> None:
+async def serve(
+    settings: Settings, *, migrate_schema: bool = False, banner: TextIO | None = None
+) -> None:
     """Runs one server until SIGTERM or SIGINT, then drains and returns."""
-    app = Application(settings)
+    app = Application(settings, migrate_schema=migrate_schema)
     port = await app.start()
     if banner is not None:
         print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
@@ -79,3 +135,13 @@ async def serve(settings: Settings, banner: TextIO | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await app.stop()
+
+
+async def run_migrations(settings: Settings) -> str | None:
+    """Applies every pending migration; returns the revision the database is now at."""
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        return await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()

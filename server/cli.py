@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from server.config import Settings
+from server.domain.errors import Unavailable
 from server.logs import configure_logging
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,27 +21,39 @@ def _parser() -> argparse.ArgumentParser:
         description="TextLens text-analysis gRPC server. Settings come from TEXTLENS_* variables.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="start the gRPC server")
+    serve = commands.add_parser("serve", help="start the gRPC server")
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply pending database migrations first (always done for SQLite)",
+    )
+    commands.add_parser("migrate", help="apply pending database migrations, then exit")
     return parser
 
 
-def _run_event_loop(coro: object) -> None:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
     except ImportError:  # pragma: no cover
-        asyncio.run(coro)  # type: ignore[arg-type]
-    else:
-        uvloop.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    if args.command == "serve":
-        from server.app import serve  # noqa: PLC0415 - keep `--help` fast
+    from server import app  # noqa: PLC0415 - keep `--help` fast
 
-        _run_event_loop(serve(settings, banner=sys.stdout))
+    try:
+        if args.command == "serve":
+            _run(app.serve(settings, migrate_schema=args.migrate, banner=sys.stdout))
+        elif args.command == "migrate":
+            revision = _run(app.run_migrations(settings))
+            print(f"database schema at revision {revision}")
+    except (app.SchemaOutOfDate, Unavailable) as exc:
+        print(f"textlens-server: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

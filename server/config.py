@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 
+    # Replace a built-in analyzer: {"sentiment": "package.module:Class"} (JSON in the env).
+    analyzers: dict[str, str] = Field(default_factory=dict)
+
     rate_limit: str = "100/minute"
     max_text_chars: int = Field(default=10_000, gt=0)
     max_batch_texts: int = Field(default=10_000, gt=0)

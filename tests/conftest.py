@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: an in-process server on a free port, and its channel."""
+"""Fixtures shared by every tier: databases, an in-process server on a free port, its channel."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 async def app_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Application]:
-    """One real server on a free port, in the test process, shared by the session."""
+    """One real server on a free port (embedded SQLite), in the test process, for the session."""
     db = tmp_path_factory.mktemp("db") / "textlens.db"
     app = Application(Settings(host="127.0.0.1", port=0, database_url=f"sqlite+aiosqlite:///{db}"))
     await app.start()

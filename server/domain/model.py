@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.domain.analyzers.base import AnalysisResult
+
+DEFAULT_TENANT = "default"
 
 
 class AnalysisType(IntEnum):
@@ -20,3 +32,46 @@ class AnalysisStatus(IntEnum):
     PROCESSING = 2
     COMPLETED = 3
     FAILED = 4
+
+
+@dataclass(slots=True)
+class Analysis:
+    """One text, the analysis asked of it, and its outcome."""
+
+    id: str
+    tenant: str
+    text: str
+    analysis_type: AnalysisType
+    status: AnalysisStatus
+    create_time: datetime
+    update_time: datetime
+    result: AnalysisResult | None = None
+    error_message: str = ""
+    processing_time_ms: float = 0.0
+    process_time: datetime | None = None
+    batch_id: str | None = None
+    # Position of the text in its batch; (batch_id, batch_item) has exactly one result.
+    batch_item: int | None = None
+    request_id: str | None = None
+    # Fingerprint of (analysis_type, text): tells a retry from a reuse of request_id.
+    payload_hash: str | None = None
+
+
+def new_id() -> str:
+    """A UUIDv7 (RFC 9562) string: unique, and roughly ordered by creation time."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= int.from_bytes(os.urandom(10), "big") & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+def payload_hash(analysis_type: AnalysisType, *texts: str) -> str:
+    """Identifies a request's payload for idempotency checks (type and trimmed texts)."""
+    digest = hashlib.sha256(f"{int(analysis_type)}:{len(texts)}".encode())
+    for text in texts:
+        encoded = text.encode("utf-8", "surrogatepass")
+        digest.update(b"\0%d:" % len(encoded))
+        digest.update(encoded)
+    return digest.hexdigest()

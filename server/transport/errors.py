@@ -26,6 +26,10 @@ _CODES: dict[type[errors.TextLensError], grpc.StatusCode] = {
     errors.NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
 }
 
+# Trailers travel in HTTP/2 headers, which clients cap (8 KiB by default): a batch of
+# 10,000 bad texts reports its first violations and the message gives the total.
+MAX_REPORTED_VIOLATIONS = 50
+
 INTERNAL_MESSAGE = "internal error; quote the x-request-id trailer when reporting it"
 
 
@@ -62,7 +66,7 @@ def to_status_proto(error: errors.TextLensError) -> status_pb2.Status:
                         error_details_pb2.BadRequest.FieldViolation(
                             field=v.field, description=v.description, reason=v.reason.value
                         )
-                        for v in error.violations
+                        for v in error.violations[:MAX_REPORTED_VIOLATIONS]
                     ]
                 )
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from helpers.tools import grpcurl
+from helpers.tools import buf_curl, grpcurl
 
 from server.app import Application
 
@@ -39,3 +39,60 @@ async def test_grpcurl_health_check_reports_serving(app_server: Application) -> 
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"status": "SERVING"}
+
+
+async def test_grpcurl_creates_and_reads_an_analysis_from_json(app_server: Application) -> None:
+    target = f"127.0.0.1:{app_server.port}"
+    created = await asyncio.to_thread(
+        grpcurl,
+        "textlens.v1.AnalysisService/CreateAnalysis",
+        target=target,
+        data={
+            "text": "grpcurl makes this easy. I like it!",
+            "analysis_type": "ANALYSIS_TYPE_SENTIMENT",
+        },
+    )
+    assert created.returncode == 0, created.stderr
+    analysis = json.loads(created.stdout)
+    assert analysis["status"] == "ANALYSIS_STATUS_COMPLETED"
+    assert analysis["sentiment"]["label"] == "SENTIMENT_LABEL_POSITIVE"
+
+    fetched = await asyncio.to_thread(
+        grpcurl,
+        "textlens.v1.AnalysisService/GetAnalysis",
+        target=target,
+        data={"id": analysis["id"]},
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert json.loads(fetched.stdout)["id"] == analysis["id"]
+
+
+async def test_grpcurl_shows_rich_error_details(app_server: Application) -> None:
+    result = await asyncio.to_thread(
+        grpcurl,
+        "textlens.v1.AnalysisService/CreateAnalysis",
+        target=f"127.0.0.1:{app_server.port}",
+        data={"text": "   ", "analysis_type": "ANALYSIS_TYPE_SENTIMENT"},
+    )
+    assert result.returncode != 0
+    assert "Code: InvalidArgument" in result.stderr
+    assert '"reason":"TEXT_EMPTY"' in result.stderr.replace(" ", "")
+
+
+async def test_buf_curl_creates_and_lists_analyses(app_server: Application) -> None:
+    base = f"http://127.0.0.1:{app_server.port}/textlens.v1.AnalysisService"
+    created = await asyncio.to_thread(
+        buf_curl,
+        f"{base}/CreateAnalysis",
+        data={
+            "text": "Readable prose is kind to readers.",
+            "analysisType": "ANALYSIS_TYPE_QUALITY",
+        },
+    )
+    assert created.returncode == 0, created.stderr
+    analysis = json.loads(created.stdout)
+    assert analysis["quality"]["wordCount"] == 6
+
+    listed = await asyncio.to_thread(buf_curl, f"{base}/ListAnalyses", data={"pageSize": 100})
+    assert listed.returncode == 0, listed.stderr
+    assert analysis["id"] in {a["id"] for a in json.loads(listed.stdout)["analyses"]}

@@ -1,0 +1,1 @@
+"""SQLAlchemy storage: tables, engine, repositories, unit of work and migrations."""

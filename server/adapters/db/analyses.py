@@ -1,0 +1,158 @@
+"""The SQLAlchemy implementation of AnalysisRepository."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    Uuid,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.adapters.db.errors import translated
+from server.adapters.db.tables import AnalysisRow, UTCDateTime
+from server.domain.analyzers.base import result_from_dict
+from server.domain.model import Analysis, AnalysisStatus, AnalysisType
+from server.service.paging import PageRequest
+from server.service.ports import AnalysisFilter
+
+T = cast(Table, AnalysisRow.__table__)
+C = T.c
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    """An id that is not a UUID names nothing: callers treat it as not found."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def to_row(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "id": uuid.UUID(analysis.id),
+        "tenant": analysis.tenant,
+        "text": analysis.text,
+        "analysis_type": int(analysis.analysis_type),
+        "status": int(analysis.status),
+        "result": analysis.result.to_dict() if analysis.result is not None else None,
+        "error_message": analysis.error_message,
+        "processing_time_ms": analysis.processing_time_ms,
+        "batch_id": uuid.UUID(analysis.batch_id) if analysis.batch_id else None,
+        "batch_item": analysis.batch_item,
+        "request_id": analysis.request_id,
+        "payload_hash": analysis.payload_hash,
+        "create_time": analysis.create_time,
+        "update_time": analysis.update_time,
+        "process_time": analysis.process_time,
+    }
+
+
+def from_row(row: Row[Any]) -> Analysis:
+    kind = AnalysisType(row.analysis_type)
+    return Analysis(
+        id=str(row.id),
+        tenant=row.tenant,
+        text=row.text,
+        analysis_type=kind,
+        status=AnalysisStatus(row.status),
+        result=result_from_dict(kind, row.result) if row.result is not None else None,
+        error_message=row.error_message,
+        processing_time_ms=row.processing_time_ms,
+        batch_id=str(row.batch_id) if row.batch_id is not None else None,
+        batch_item=row.batch_item,
+        request_id=row.request_id,
+        payload_hash=row.payload_hash,
+        create_time=row.create_time,
+        update_time=row.update_time,
+        process_time=row.process_time,
+    )
+
+
+def _conditions(tenant: str, where: AnalysisFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [C.tenant == tenant]
+    if where.analysis_type is not None:
+        conditions.append(C.analysis_type == int(where.analysis_type))
+    if where.status is not None:
+        conditions.append(C.status == int(where.status))
+    if where.batch_id is not None:
+        batch_id = parse_uuid(where.batch_id)
+        conditions.append(C.batch_id == batch_id if batch_id else C.id.is_(None))
+    return conditions
+
+
+class SqlAnalysisRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    @translated
+    async def add(self, analysis: Analysis) -> None:
+        await self._connection.execute(insert(T), [to_row(analysis)])
+
+    @translated
+    async def add_many(self, analyses: Sequence[Analysis]) -> None:
+        if analyses:
+            await self._connection.execute(insert(T), [to_row(a) for a in analyses])
+
+    @translated
+    async def get(self, tenant: str, analysis_id: str) -> Analysis | None:
+        key = parse_uuid(analysis_id)
+        if key is None:
+            return None
+        result = await self._connection.execute(select(T).where(C.id == key, C.tenant == tenant))
+        row = result.first()
+        return from_row(row) if row is not None else None
+
+    @translated
+    async def get_by_request_id(self, tenant: str, request_id: str) -> Analysis | None:
+        result = await self._connection.execute(
+            select(T).where(C.tenant == tenant, C.request_id == request_id)
+        )
+        row = result.first()
+        return from_row(row) if row is not None else None
+
+    @translated
+    async def delete(self, tenant: str, analysis_id: str) -> bool:
+        key = parse_uuid(analysis_id)
+        if key is None:
+            return False
+        result = await self._connection.execute(delete(T).where(C.id == key, C.tenant == tenant))
+        return bool(result.rowcount)
+
+    @translated
+    async def list_page(
+        self, tenant: str, where: AnalysisFilter, page: PageRequest
+    ) -> list[Analysis]:
+        sort = C[page.order.field]
+        conditions = _conditions(tenant, where)
+        if page.after is not None:
+            # Keyset: rows strictly after the last one seen. A row-value comparison, so that
+            # both databases seek in the (tenant, sort, id) index instead of scanning to it.
+            key = tuple_(sort, C.id)
+            bound = tuple_(
+                literal(page.after.value, UTCDateTime()), literal(parse_uuid(page.after.id), Uuid())
+            )
+            conditions.append(key < bound if page.order.descending else key > bound)
+        ordering = (sort.desc(), C.id.desc()) if page.order.descending else (sort, C.id)
+        result = await self._connection.execute(
+            select(T).where(*conditions).order_by(*ordering).limit(page.limit + 1)
+        )
+        return [from_row(row) for row in result]
+
+    @translated
+    async def count(self, tenant: str, where: AnalysisFilter) -> int:
+        result = await self._connection.execute(
+            select(func.count()).select_from(T).where(*_conditions(tenant, where))
+        )
+        return int(result.scalar_one())

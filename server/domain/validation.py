@@ -1,0 +1,72 @@
+"""Input rules for texts, analysis types and request ids, shared by every way in."""
+
+from __future__ import annotations
+
+from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
+from server.domain.model import AnalysisType
+
+MAX_REQUEST_ID_CHARS = 128
+
+
+def text_violation(text: str, max_chars: int, field: str = "text") -> FieldViolation | None:
+    """Why ``text`` is not acceptable, or None. Length counts code points after trimming."""
+    trimmed = text.strip()
+    if not trimmed:
+        return FieldViolation(field, "must not be empty or only whitespace", ErrorReason.TEXT_EMPTY)
+    if len(trimmed) > max_chars:
+        return FieldViolation(
+            field,
+            f"is {len(trimmed)} characters long; the maximum is {max_chars}",
+            ErrorReason.TEXT_TOO_LONG,
+        )
+    return None
+
+
+def type_violation(value: int, field: str = "analysis_type") -> FieldViolation | None:
+    if value == 0:
+        return FieldViolation(field, "must be set", ErrorReason.ANALYSIS_TYPE_MISSING)
+    if value not in AnalysisType._value2member_map_:
+        return FieldViolation(
+            field, f"{value} is not a known analysis type", ErrorReason.ANALYSIS_TYPE_UNKNOWN
+        )
+    return None
+
+
+def request_id_violation(value: str, field: str = "request_id") -> FieldViolation | None:
+    if len(value) > MAX_REQUEST_ID_CHARS:
+        return FieldViolation(
+            field,
+            f"must be at most {MAX_REQUEST_ID_CHARS} characters",
+            ErrorReason.REQUEST_ID_INVALID,
+        )
+    return None
+
+
+def _metadata(violations: list[FieldViolation], max_chars: int) -> dict[str, str]:
+    if any(v.reason is ErrorReason.TEXT_TOO_LONG for v in violations):
+        return {"max_chars": str(max_chars)}
+    return {}
+
+
+def validate_analysis_request(
+    text: str, analysis_type: int, request_id: str, max_chars: int
+) -> tuple[str, AnalysisType, str | None]:
+    """The trimmed text, the type and the request id (None if empty), or InvalidArgument."""
+    violations = [
+        v
+        for v in (
+            text_violation(text, max_chars),
+            type_violation(analysis_type),
+            request_id_violation(request_id),
+        )
+        if v is not None
+    ]
+    if violations:
+        raise InvalidArgument(violations, metadata=_metadata(violations, max_chars))
+    return text.strip(), AnalysisType(analysis_type), request_id or None
+
+
+def require_id(value: str, field: str = "id") -> str:
+    if not value:
+        raise InvalidArgument.single(field, "must be set", ErrorReason.ID_MISSING)
+    return value

@@ -1,0 +1,157 @@
+"""List paging: page sizes, orders, and opaque page tokens bound to what they were issued for."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypeVar
+
+from server.domain.errors import ErrorReason, InvalidArgument
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+SortField = Literal["create_time", "update_time"]
+T = TypeVar("T", bound="_Sortable")
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    field: SortField = "create_time"
+    descending: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.field} desc" if self.descending else self.field
+
+
+def parse_order_by(value: str) -> Order:
+    """``create_time`` or ``update_time``, then optionally `` desc``; empty is the default."""
+    words = value.split()
+    if not words:
+        return Order()
+    if words[0] in ("create_time", "update_time") and (
+        len(words) == 1 or (len(words) == 2 and words[1].lower() in ("asc", "desc"))
+    ):
+        descending = len(words) == 2 and words[1].lower() == "desc"
+        return Order(field=words[0], descending=descending)  # type: ignore[arg-type]
+    raise InvalidArgument.single(
+        "order_by",
+        f"{value!r} is not supported; use create_time or update_time, optionally with ' desc'",
+        ErrorReason.ORDER_BY_INVALID,
+    )
+
+
+def page_size(value: int) -> int:
+    """0 means the default; values above the maximum are capped; negative is invalid."""
+    if value < 0:
+        raise InvalidArgument.single(
+            "page_size", "must not be negative", ErrorReason.PAGE_SIZE_NEGATIVE
+        )
+    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """The sort key of the last row of a page: the next page starts after it."""
+
+    value: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str
+    total_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One page to fetch: ``limit`` rows after ``after`` in ``order``, within ``scope``."""
+
+    limit: int
+    order: Order
+    after: Cursor | None
+    scope: str
+
+
+class _Sortable(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def create_time(self) -> datetime: ...
+
+    @property
+    def update_time(self) -> datetime: ...
+
+
+def _invalid_token() -> InvalidArgument:
+    return InvalidArgument.single(
+        "page_token",
+        "is not a page token issued for this list, these filters and this order",
+        ErrorReason.PAGE_TOKEN_INVALID,
+    )
+
+
+class PageTokens:
+    """Encodes cursors as opaque tokens, authenticated and bound to a listing's scope.
+
+    The scope names the caller's tenant, the filters and the order, so a token replayed
+    with other filters, by another tenant, or edited by hand is refused.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, scope: str, payload: bytes) -> bytes:
+        return hmac.new(self._key, scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
+
+    def encode(self, cursor: Cursor, scope: str) -> str:
+        payload = json.dumps([cursor.value.isoformat(), cursor.id], separators=(",", ":")).encode()
+        raw = self._mac(scope, payload) + payload
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode(self, token: str, scope: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except ValueError:
+            raise _invalid_token() from None
+        mac, payload = raw[:16], raw[16:]
+        if len(mac) != 16 or not hmac.compare_digest(mac, self._mac(scope, payload)):
+            raise _invalid_token()
+        try:
+            value, id_ = json.loads(payload)
+            return Cursor(datetime.fromisoformat(value), str(id_))
+        except (ValueError, TypeError):
+            raise _invalid_token() from None
+
+
+class Pager:
+    """Turns list requests into PageRequests and fetched rows into Pages with tokens."""
+
+    def __init__(self, tokens: PageTokens) -> None:
+        self._tokens = tokens
+
+    def request(
+        self, scope: str, *, page_size_value: int, page_token: str, order_by: str
+    ) -> PageRequest:
+        limit = page_size(page_size_value)
+        order = parse_order_by(order_by)
+        scope = f"{scope}|{order}"
+        after = self._tokens.decode(page_token, scope) if page_token else None
+        return PageRequest(limit=limit, order=order, after=after, scope=scope)
+
+    def page(self, request: PageRequest, rows: list[T], total_size: int) -> Page[T]:
+        """``rows`` were fetched with a limit one above the page's, to see if more follow."""
+        items = rows[: request.limit]
+        token = ""
+        if len(rows) > request.limit:
+            last = items[-1]
+            cursor = Cursor(getattr(last, request.order.field), last.id)
+            token = self._tokens.encode(cursor, request.scope)
+        return Page(items=items, next_page_token=token, total_size=total_size)

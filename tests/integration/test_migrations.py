@@ -1,0 +1,90 @@
+"""Schema management: Alembic migrations mirror the models; a stale PostgreSQL is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from helpers.databases import database_url, temporary_database
+
+from server.adapters.db import migrate
+from server.adapters.db.engine import create_engine
+from server.adapters.db.tables import Base
+from server.app import Application, SchemaOutOfDate
+from server.config import Settings
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_migrations_build_exactly_the_schema_the_models_describe(
+    kind: str, tmp_path: Path
+) -> None:
+    async with database_url(kind, tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+            await migrate.upgrade(engine)  # a second run changes nothing
+            async with engine.connect() as connection:
+                diff = await connection.run_sync(
+                    lambda sync: compare_metadata(
+                        MigrationContext.configure(sync, opts={"compare_type": True}),
+                        Base.metadata,
+                    )
+                )
+            assert diff == []
+            assert await migrate.is_current(engine)
+        finally:
+            await engine.dispose()
+
+
+def run_cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        env={**os.environ, "TEXTLENS_DATABASE_URL": url, "TEXTLENS_LOG_FORMAT": "json"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_serve_refuses_an_unmigrated_postgresql_until_it_is_migrated(tmp_path: Path) -> None:
+    async with temporary_database() as url:
+        app = Application(Settings(port=0, database_url=url))
+        with pytest.raises(SchemaOutOfDate, match="textlens-server migrate"):
+            await app.start()
+
+        result = await asyncio.to_thread(run_cli, "migrate", url=url, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"revision {migrate.head_revision()}" in result.stdout
+
+        app = Application(Settings(port=0, database_url=url))
+        await app.start()
+        await app.stop(0)
+
+
+async def test_serve_with_migrate_applies_pending_migrations(tmp_path: Path) -> None:
+    async with temporary_database() as url:
+        app = Application(Settings(port=0, database_url=url), migrate_schema=True)
+        await app.start()
+        await app.stop(0)
+        engine = create_engine(url)
+        assert await migrate.is_current(engine)
+        await engine.dispose()
+
+
+async def test_an_unreachable_database_fails_fast_with_one_clear_line(tmp_path: Path) -> None:
+    result = await asyncio.to_thread(
+        run_cli, "migrate", url="postgresql://postgres@127.0.0.1:1/textlens", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "textlens-server: the database is unavailable; retry later"
+    )
+    assert "Traceback" not in result.stderr
