@@ -53,5 +53,9 @@ proto-check: setup ## Fail if the committed stubs differ from a fresh generation
 	  && diff -r $$tmp/textlens/v1 client/textlens/v1 --exclude=__pycache__ \
 	  && echo "generated stubs are up to date"
 
+.PHONY: docker-check
+docker-check: ## Run the Dockerfile's install, start, health check and stop steps in fresh venvs
+	$(PYTHON) scripts/check_dockerfile.py
+
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build client/build *.egg-info client/*.egg-info
