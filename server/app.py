@@ -18,7 +18,10 @@ from server.adapters.db.uow import SqlUnitOfWork
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.service.analyses import AnalysisUseCases
+from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
+from server.service.streaming import StreamUseCases
+from server.service.worker import BatchWorker
 from server.transport.grpc_server import TEXTLENS_SERVICES, HealthServicer, create_server
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
@@ -52,6 +55,16 @@ async def prepare_schema(engine: AsyncEngine, *, apply: bool) -> None:
         )
 
 
+async def close_engine(engine: AsyncEngine, timeout: float = 5.0) -> None:
+    """Disposes the pool once every connection is back (calls cancelled by the shutdown
+    finish their unit of work first), so none is dropped unclosed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while engine.pool.checkedout() and loop.time() < deadline:  # type: ignore[attr-defined]
+        await asyncio.sleep(0.01)
+    await engine.dispose()
+
+
 class Application:
     """One server process: owns the engine, the gRPC server and what they were built from."""
 
@@ -62,6 +75,9 @@ class Application:
         self.port: int | None = None
         self._server: grpc.aio.Server | None = None
         self._engine: AsyncEngine | None = None
+        self.workers: list[BatchWorker] = []
+        self._worker_tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -78,23 +94,46 @@ class Application:
             await self._engine.dispose()
             raise
         engine = self._engine
-        analyses = AnalysisUseCases(
-            lambda: SqlUnitOfWork(engine),
-            load_analyzers(settings.analyzers),
-            Pager(PageTokens(page_token_key(settings))),
+
+        def uow() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine)
+
+        analyzers = load_analyzers(settings.analyzers)
+        pager = Pager(PageTokens(page_token_key(settings)))
+        analyses = AnalysisUseCases(uow, analyzers, pager, max_text_chars=settings.max_text_chars)
+        streams = StreamUseCases(uow, analyzers, max_text_chars=settings.max_text_chars)
+        batches = BatchUseCases(
+            uow,
+            pager,
             max_text_chars=settings.max_text_chars,
+            max_batch_texts=settings.max_batch_texts,
         )
         self._server = create_server(
             interceptors=[RequestContextInterceptor()],
-            analysis=AnalysisServicer(analyses),
-            batches=BatchServicer(),
+            analysis=AnalysisServicer(analyses, streams),
+            batches=BatchServicer(batches),
             health_servicer=self.health,
         )
+        self.workers = [
+            BatchWorker(
+                uow,
+                analyzers,
+                chunk_size=settings.batch_chunk_size,
+                lease_seconds=settings.batch_lease_seconds,
+                idle_seconds=settings.batch_poll_seconds,
+                wake=batches.created,
+            )
+            for _ in range(settings.batch_workers)
+        ]
         address = f"{settings.host}:{settings.port}"
         self.port = self._server.add_insecure_port(address)
         if self.port == 0:
             raise RuntimeError(f"could not bind {address}")
         await self._server.start()
+        self._worker_tasks = [
+            asyncio.create_task(worker.run(self._stopping), name=f"batch-worker-{i}")
+            for i, worker in enumerate(self.workers)
+        ]
         await self._set_health(SERVING)
         log.info("serving", host=settings.host, port=self.port)
         return self.port
@@ -104,17 +143,29 @@ class Application:
             await self.health.set(service, status)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Drains: health NOT_SERVING at once, in-flight calls get ``grace`` seconds."""
+        """Drains: health NOT_SERVING at once; in-flight calls and batch chunks get ``grace``
+        seconds; batch items still claimed are then released for other replicas."""
         if self._server is None:
             return
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         log.info("draining", grace_seconds=grace)
         await self.health.enter_graceful_shutdown()
-        await self._server.stop(grace)
+        self._stopping.set()
+        await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
         self._server = None
         if self._engine is not None:
-            await self._engine.dispose()
+            await close_engine(self._engine)
         log.info("stopped")
+
+    async def _stop_workers(self, grace: float) -> None:
+        if not self._worker_tasks:
+            return
+        # A worker finishes its chunk and releases what it holds; past the grace period
+        # it is cancelled, and still releases its claims on the way out.
+        _, late = await asyncio.wait(self._worker_tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
 
 
 async def serve(
@@ -122,14 +173,14 @@ async def serve(
 ) -> None:
     """Runs one server until SIGTERM or SIGINT, then drains and returns."""
     app = Application(settings, migrate_schema=migrate_schema)
-    port = await app.start()
-    if banner is not None:
-        print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        port = await app.start()
+        if banner is not None:
+            print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

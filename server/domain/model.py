@@ -57,6 +57,47 @@ class Analysis:
     payload_hash: str | None = None
 
 
+class BatchStatus(IntEnum):
+    """Mirrors textlens.v1.BatchStatus (same numbers)."""
+
+    PENDING = 1
+    RUNNING = 2
+    COMPLETED = 3
+    CANCELLED = 4
+    FAILED = 5
+
+    @property
+    def finished(self) -> bool:
+        return self in (BatchStatus.COMPLETED, BatchStatus.CANCELLED, BatchStatus.FAILED)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Texts analysed in the background, all the same way; results are analyses."""
+
+    id: str
+    tenant: str
+    analysis_type: AnalysisType
+    status: BatchStatus
+    total_count: int
+    create_time: datetime
+    update_time: datetime
+    completed_count: int = 0
+    failed_count: int = 0
+    complete_time: datetime | None = None
+    request_id: str | None = None
+    payload_hash: str | None = None
+
+
+def batch_status_after(batch: Batch) -> BatchStatus:
+    """The status counters imply: finished when every item has a result, FAILED if none passed."""
+    if batch.status.finished:
+        return batch.status
+    if batch.completed_count + batch.failed_count >= batch.total_count:
+        return BatchStatus.COMPLETED if batch.completed_count else BatchStatus.FAILED
+    return batch.status
+
+
 def new_id() -> str:
     """A UUIDv7 (RFC 9562) string: unique, and roughly ordered by creation time."""
     millis = time.time_ns() // 1_000_000

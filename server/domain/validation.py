@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
 from server.domain.model import AnalysisType
 
@@ -70,3 +72,42 @@ def require_id(value: str, field: str = "id") -> str:
     if not value:
         raise InvalidArgument.single(field, "must be set", ErrorReason.ID_MISSING)
     return value
+
+
+def validate_batch_request(
+    texts: Sequence[str],
+    analysis_type: int,
+    request_id: str,
+    *,
+    max_chars: int,
+    max_texts: int,
+) -> tuple[list[str], AnalysisType, str | None]:
+    """Trimmed texts, type and request id, or InvalidArgument naming every bad index."""
+    violations: list[FieldViolation] = []
+    metadata: dict[str, str] = {}
+    if not texts:
+        violations.append(
+            FieldViolation("texts", "must hold at least one text", ErrorReason.BATCH_EMPTY)
+        )
+    elif len(texts) > max_texts:
+        violations.append(
+            FieldViolation(
+                "texts",
+                f"holds {len(texts)} texts; the maximum is {max_texts}",
+                ErrorReason.BATCH_TOO_LARGE,
+            )
+        )
+        metadata["max_texts"] = str(max_texts)
+    else:
+        violations += [
+            v
+            for i, text in enumerate(texts)
+            if (v := text_violation(text, max_chars, f"texts[{i}]")) is not None
+        ]
+    violations += [
+        v for v in (type_violation(analysis_type), request_id_violation(request_id)) if v
+    ]
+    if violations:
+        metadata.update(_metadata(violations, max_chars))
+        raise InvalidArgument(violations, metadata=metadata)
+    return [text.strip() for text in texts], AnalysisType(analysis_type), request_id or None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ from server.domain.model import (
     Analysis,
     AnalysisStatus,
     AnalysisType,
+    BatchStatus,
     new_id,
     payload_hash,
 )
@@ -27,6 +29,20 @@ log = structlog.get_logger("textlens.analyses")
 ANALYZER_FAILED_MESSAGE = "the analyzer could not process this text"
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+# Analysis runs on the event loop; long runs hand it back this often so calls keep flowing.
+_SLICE_SECONDS = 0.005
+
+
+async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
+    """Iterates, yielding to the event loop whenever a slice of CPU time has been used."""
+    started = time.perf_counter()
+    for item in items:
+        yield item
+        if time.perf_counter() - started > _SLICE_SECONDS:
+            await asyncio.sleep(0)
+            started = time.perf_counter()
 
 
 def utc_now() -> datetime:
@@ -73,7 +89,7 @@ def analyze(
     )
 
 
-E = TypeVar("E", AnalysisType, AnalysisStatus)
+E = TypeVar("E", AnalysisType, AnalysisStatus, BatchStatus)
 
 
 def enum_filter(value: int, enum: type[E], field: str) -> E | None:

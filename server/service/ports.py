@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from server.domain.model import Analysis, AnalysisStatus, AnalysisType
+from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
 from server.service.paging import PageRequest
 
 
@@ -44,11 +45,66 @@ class AnalysisRepository(Protocol):
     async def count(self, tenant: str, where: AnalysisFilter) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BatchFilter:
+    status: BatchStatus | None = None
+    analysis_type: AnalysisType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    """A batch item a worker holds a lease on."""
+
+    batch_id: str
+    item: int
+    tenant: str
+    analysis_type: AnalysisType
+    text: str
+
+
+class BatchRepository(Protocol):
+    async def add(self, batch: Batch, texts: Sequence[str]) -> None:
+        """Stores the batch and one pending item per text; DuplicateRequestId if taken."""
+
+    async def get(
+        self, tenant: str, batch_id: str, *, for_update: bool = False
+    ) -> Batch | None: ...
+
+    async def get_by_request_id(self, tenant: str, request_id: str) -> Batch | None: ...
+
+    async def list_page(
+        self, tenant: str, where: BatchFilter, page: PageRequest
+    ) -> list[Batch]: ...
+
+    async def count(self, tenant: str, where: BatchFilter) -> int: ...
+
+    async def cancel(self, batch: Batch, now: datetime) -> None:
+        """Marks the batch cancelled and its pending items never to be processed."""
+
+    async def claim(
+        self, owner: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[ClaimedItem]:
+        """Leases up to ``limit`` pending items (or items whose lease expired) to ``owner``."""
+
+    async def complete(self, owner: str, results: Sequence[Analysis], now: datetime) -> int:
+        """Stores the results of claimed items, at most one per item, marks the items done and
+        advances the batches' counters and status; returns how many results were new."""
+
+    async def release(self, owner: str) -> int:
+        """Returns the owner's unfinished claims to the pending pool; how many were released."""
+
+    async def pending_count(self) -> int:
+        """Items waiting to be processed, across all tenants (for metrics)."""
+
+
 class UnitOfWork(Protocol):
     """A transaction: rolled back on exit unless the use case committed."""
 
     @property
     def analyses(self) -> AnalysisRepository: ...
+
+    @property
+    def batches(self) -> BatchRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -13,9 +13,12 @@ from server.domain.analyzers.base import (
     QualityResult,
     SentimentResult,
 )
-from server.domain.model import Analysis
+from server.domain.errors import TextLensError
+from server.domain.model import Analysis, Batch
 from server.service.paging import Page
-from textlens.v1 import analysis_pb2, analysis_service_pb2
+from server.service.streaming import MessageOutcome, StreamItem
+from server.transport.errors import to_status_proto
+from textlens.v1 import analysis_pb2, analysis_service_pb2, batch_pb2, batch_service_pb2
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -122,4 +125,46 @@ def analyses_page(page: Page[Analysis]) -> analysis_service_pb2.ListAnalysesResp
         analyses=[analysis(a) for a in page.items],
         next_page_token=page.next_page_token,
         total_size=page.total_size,
+    )
+
+
+def batch(value: Batch) -> batch_pb2.Batch:
+    return batch_pb2.Batch(
+        id=value.id,
+        analysis_type=int(value.analysis_type),  # type: ignore[arg-type]
+        status=int(value.status),  # type: ignore[arg-type]
+        total_count=value.total_count,
+        completed_count=value.completed_count,
+        failed_count=value.failed_count,
+        create_time=timestamp(value.create_time),
+        update_time=timestamp(value.update_time),
+        complete_time=timestamp(value.complete_time),
+        request_id=value.request_id or "",
+    )
+
+
+def batches_page(page: Page[Batch]) -> batch_service_pb2.ListBatchesResponse:
+    return batch_service_pb2.ListBatchesResponse(
+        batches=[batch(b) for b in page.items],
+        next_page_token=page.next_page_token,
+        total_size=page.total_size,
+    )
+
+
+def stream_items(request: analysis_service_pb2.AnalyzeStreamRequest) -> list[StreamItem]:
+    return [StreamItem(item.ref, item.text, item.analysis_type) for item in request.items]
+
+
+def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:
+    if isinstance(outcome, TextLensError):
+        return analysis_service_pb2.AnalyzeStreamResponse(error=to_status_proto(outcome))
+    return analysis_service_pb2.AnalyzeStreamResponse(
+        results=[
+            analysis_service_pb2.AnalyzeStreamResult(
+                ref=item.ref,
+                analysis=analysis(item.analysis) if item.analysis is not None else None,
+                error=to_status_proto(item.error) if item.error is not None else None,
+            )
+            for item in outcome
+        ]
     )

@@ -7,24 +7,35 @@ lookup), so that timing, tracing and error mapping cover it, streams included.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import grpc
 import grpc.aio
 
+from server.service.concurrency import run_to_completion
+
 ScopeFactory = Callable[[grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
 
 
-async def _responses(result: Any) -> AsyncIterator[Any]:
-    # A streaming behaviour is either an async generator or a coroutine that
-    # writes with context.write() and returns None.
+async def _write_all(result: Any, context: Any) -> None:
+    """Sends a streaming behaviour's responses with context.write().
+
+    Writing (rather than handing grpc a generator) keeps a cancelled call's cleanup in
+    the call's own task: grpc cancels the task while it awaits a write, the generator is
+    closed here, and its ``finally`` blocks run at once and in the call's context, not
+    later from the garbage collector. A behaviour may also be a coroutine that writes
+    for itself.
+    """
     if inspect.isawaitable(result):
         await result
         return
-    async for response in result:
-        yield response
+    try:
+        async for response in result:
+            await context.write(response)
+    finally:
+        await result.aclose()
 
 
 def wrap_handler(
@@ -41,16 +52,19 @@ def wrap_handler(
         async def unary_unary_behaviour(request: Any, context: Any) -> Any:
             async with scope(context):
                 result = unary_unary(request, context)
-                return await result if inspect.isawaitable(result) else result
+                if not inspect.isawaitable(result):
+                    return result
+                # A unary call's work is short and may be mid-transaction: a cancelled
+                # call finishes it first (see run_to_completion).
+                return await run_to_completion(result)  # type: ignore[arg-type]
 
         return grpc.unary_unary_rpc_method_handler(unary_unary_behaviour, **kwargs)
     if handler.unary_stream is not None:
         unary_stream = handler.unary_stream
 
-        async def unary_stream_behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
+        async def unary_stream_behaviour(request: Any, context: Any) -> None:
             async with scope(context):
-                async for response in _responses(unary_stream(request, context)):
-                    yield response
+                await _write_all(unary_stream(request, context), context)
 
         return grpc.unary_stream_rpc_method_handler(unary_stream_behaviour, **kwargs)
     if handler.stream_unary is not None:
@@ -65,9 +79,8 @@ def wrap_handler(
     stream_stream = handler.stream_stream
     assert stream_stream is not None
 
-    async def stream_stream_behaviour(requests: Any, context: Any) -> AsyncIterator[Any]:
+    async def stream_stream_behaviour(requests: Any, context: Any) -> None:
         async with scope(context):
-            async for response in _responses(stream_stream(requests, context)):
-                yield response
+            await _write_all(stream_stream(requests, context), context)
 
     return grpc.stream_stream_rpc_method_handler(stream_stream_behaviour, **kwargs)

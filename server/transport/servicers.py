@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator
+from typing import Any
 
 from google.protobuf import empty_pb2
 
-from server.domain.errors import NotImplementedYet
 from server.domain.model import DEFAULT_TENANT
 from server.service.analyses import AnalysisUseCases
+from server.service.batches import BatchUseCases
+from server.service.streaming import StreamItem, StreamUseCases
 from server.transport import codec
 from server.transport.context import current_call
 from textlens.v1 import (
     analysis_pb2,
     analysis_service_pb2,
     analysis_service_pb2_grpc,
+    batch_pb2,
+    batch_service_pb2,
     batch_service_pb2_grpc,
 )
 
@@ -27,13 +31,10 @@ def tenant() -> str:
     return (call.tenant if call is not None else None) or DEFAULT_TENANT
 
 
-def _not_yet(method: str) -> NoReturn:
-    raise NotImplementedYet(f"{method} is not implemented on this server yet")
-
-
 class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
-    def __init__(self, analyses: AnalysisUseCases) -> None:
+    def __init__(self, analyses: AnalysisUseCases, streams: StreamUseCases) -> None:
         self._analyses = analyses
+        self._streams = streams
 
     async def CreateAnalysis(
         self, request: analysis_service_pb2.CreateAnalysisRequest, context: Context
@@ -68,22 +69,56 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         await self._analyses.delete(tenant(), request.id)
         return empty_pb2.Empty()
 
-    async def AnalyzeStream(self, request_iterator: Any, context: Context) -> Any:
-        _not_yet("textlens.v1.AnalysisService/AnalyzeStream")
+    async def AnalyzeStream(
+        self,
+        request_iterator: AsyncIterator[analysis_service_pb2.AnalyzeStreamRequest],
+        context: Context,
+    ) -> AsyncIterator[analysis_service_pb2.AnalyzeStreamResponse]:
+        async def messages() -> AsyncIterator[list[StreamItem]]:
+            async for request in request_iterator:
+                yield codec.stream_items(request)
+
+        async for outcome in self._streams.analyze_stream(tenant(), messages()):
+            yield codec.stream_response(outcome)
 
 
 class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
-    async def CreateBatch(self, request: Any, context: Context) -> Any:
-        _not_yet("textlens.v1.BatchService/CreateBatch")
+    def __init__(self, batches: BatchUseCases) -> None:
+        self._batches = batches
 
-    async def GetBatch(self, request: Any, context: Context) -> Any:
-        _not_yet("textlens.v1.BatchService/GetBatch")
+    async def CreateBatch(
+        self, request: batch_service_pb2.CreateBatchRequest, context: Context
+    ) -> batch_pb2.Batch:
+        created = await self._batches.create(
+            tenant(), request.texts, request.analysis_type, request.request_id
+        )
+        return codec.batch(created)
 
-    async def ListBatches(self, request: Any, context: Context) -> Any:
-        _not_yet("textlens.v1.BatchService/ListBatches")
+    async def GetBatch(
+        self, request: batch_service_pb2.GetBatchRequest, context: Context
+    ) -> batch_pb2.Batch:
+        return codec.batch(await self._batches.get(tenant(), request.id))
 
-    async def CancelBatch(self, request: Any, context: Context) -> Any:
-        _not_yet("textlens.v1.BatchService/CancelBatch")
+    async def ListBatches(
+        self, request: batch_service_pb2.ListBatchesRequest, context: Context
+    ) -> batch_service_pb2.ListBatchesResponse:
+        page = await self._batches.list(
+            tenant(),
+            page_size_value=request.page_size,
+            page_token=request.page_token,
+            status=request.status,
+            analysis_type=request.analysis_type,
+            order_by=request.order_by,
+        )
+        return codec.batches_page(page)
 
-    async def WatchBatch(self, request: Any, context: Context) -> Any:
-        _not_yet("textlens.v1.BatchService/WatchBatch")
+    async def CancelBatch(
+        self, request: batch_service_pb2.CancelBatchRequest, context: Context
+    ) -> batch_pb2.Batch:
+        return codec.batch(await self._batches.cancel(tenant(), request.id))
+
+    async def WatchBatch(
+        self, request: batch_service_pb2.WatchBatchRequest, context: Context
+    ) -> AsyncIterator[batch_pb2.Batch]:
+        async for snapshot in self._batches.watch(tenant(), request.id):
+            yield codec.batch(snapshot)

@@ -167,3 +167,29 @@ async def test_concurrent_retries_with_one_request_id_store_exactly_one_analysis
     assert len({r.id for r in results}) == 1
     listing = await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest(page_size=100))
     assert sum(a.request_id == "race-1" for a in listing.analyses) == 1
+
+
+async def test_an_analyzer_failure_is_stored_as_failed_and_leaks_nothing(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('failing') / 'db.sqlite'}"
+    app = Application(
+        Settings(
+            host="127.0.0.1",
+            port=0,
+            database_url=url,
+            analyzers={"emotion": "helpers.fakes:ExplodingEmotionAnalyzer"},
+        )
+    )
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            stub = Stub(channel)
+            failed = await stub.CreateAnalysis(create("boom goes the text", EMOTION))
+            assert failed.status == analysis_pb2.ANALYSIS_STATUS_FAILED
+            assert failed.WhichOneof("result") is None
+            assert failed.error_message == "the analyzer could not process this text"
+            fetched = await stub.GetAnalysis(analysis_service_pb2.GetAnalysisRequest(id=failed.id))
+            assert fetched == failed
+    finally:
+        await app.stop(0)

@@ -86,3 +86,25 @@ async def database_url(kind: str, directory: Path) -> AsyncIterator[str]:
         return
     async with temporary_database() as url:
         yield url
+
+
+async def admin_fetchval(sql: str, *args: object) -> object:
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        return await connection.fetchval(sql, *args)
+    finally:
+        await connection.close()
+
+
+async def fetch_all(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
+    """Rows of a query on any test database (PostgreSQL or SQLite), by SQLAlchemy URL."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from server.adapters.db.engine import create_engine  # noqa: PLC0415
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(text(sql), params)]
+    finally:
+        await engine.dispose()

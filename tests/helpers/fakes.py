@@ -132,3 +132,24 @@ class FakeQualityAnalyzer:
             issues=(),
             analyzer=self.info,
         )
+
+
+class ExplodingEmotionAnalyzer:
+    """The real emotion analyzer, except that it fails on texts containing "boom".
+
+    Configured through Settings.analyzers ("helpers.fakes:ExplodingEmotionAnalyzer") to
+    exercise analyzer failures through a real server.
+    """
+
+    analysis_type = AnalysisType.EMOTION
+
+    def __init__(self) -> None:
+        from server.domain.analyzers import EmotionAnalyzer  # noqa: PLC0415
+
+        self._real = EmotionAnalyzer()
+        self.info = self._real.info
+
+    def analyze(self, text: str) -> AnalysisResult:
+        if "boom" in text:
+            raise RuntimeError("/srv/secret/emotion.py line 3: KeyError in SELECT * FROM users")
+        return self._real.analyze(text)

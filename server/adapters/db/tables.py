@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -90,4 +91,59 @@ class AnalysisRow(Base):
         Index(None, "tenant", "create_time", "id"),
         Index(None, "tenant", "update_time", "id"),
         Index(None, "batch_id", "create_time", "id"),
+    )
+
+
+class BatchRow(Base):
+    """A batch and its counters; its items wait in batch_items, its results in analyses."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(256))
+    analysis_type: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    total_count: Mapped[int] = mapped_column(Integer)
+    completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    payload_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    complete_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id"),
+        Index(None, "tenant", "create_time", "id"),
+        Index(None, "tenant", "update_time", "id"),
+    )
+
+
+class ItemState:
+    """States of a batch item (not part of the API)."""
+
+    PENDING = 0
+    CLAIMED = 1
+    DONE = 2
+    CANCELLED = 3
+
+
+class BatchItemRow(Base):
+    """One text of a batch, waiting for a worker; a claim carries a lease that can expire."""
+
+    __tablename__ = "batch_items"
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    item: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[int] = mapped_column(SmallInteger, default=ItemState.PENDING)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # Workers look for claimable items: pending ones, and claimed ones whose lease ran out.
+        Index(None, "state", "lease_expires"),
     )

@@ -82,6 +82,8 @@ class RequestContextInterceptor(ServerInterceptor):
         token = current_call.set(state)
         bound = structlog.contextvars.bind_contextvars(request_id=state.request_id, method=method)
         context.set_trailing_metadata(((REQUEST_ID_KEY, state.request_id),))
+        # Read now: grpc crashes on peer() once a cancelled call has been torn down.
+        peer = context.peer()
         start = time.perf_counter()
         try:
             yield
@@ -107,7 +109,7 @@ class RequestContextInterceptor(ServerInterceptor):
                 code=state.code.name,
                 duration_ms=duration_ms,
                 tenant=state.tenant,
-                peer=context.peer(),
+                peer=peer,
             )
             structlog.contextvars.reset_contextvars(**bound)
             current_call.reset(token)

@@ -1,0 +1,158 @@
+"""Use cases of durable batches: create, get, list, cancel and watch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from server.domain.errors import AlreadyExists, ErrorReason, FailedPrecondition, NotFound
+from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payload_hash
+from server.domain.validation import require_id, validate_batch_request
+from server.service.analyses import Clock, enum_filter, utc_now
+from server.service.concurrency import run_to_completion
+from server.service.paging import Page, Pager
+from server.service.ports import BatchFilter, DuplicateRequestId, UnitOfWorkFactory
+
+# How often WatchBatch looks at the batch: it sees other replicas' progress through the
+# database, and coalesces changes in between into one snapshot.
+WATCH_POLL_SECONDS = 0.25
+
+
+def _not_found(batch_id: str) -> NotFound:
+    return NotFound(f"batch {batch_id!r} not found", reason=ErrorReason.BATCH_NOT_FOUND)
+
+
+class BatchUseCases:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        pager: Pager,
+        *,
+        max_text_chars: int,
+        max_batch_texts: int,
+        clock: Clock = utc_now,
+        watch_poll_seconds: float = WATCH_POLL_SECONDS,
+    ) -> None:
+        self._uow = uow
+        self._pager = pager
+        self._max_text_chars = max_text_chars
+        self._max_batch_texts = max_batch_texts
+        self._clock = clock
+        self._poll = watch_poll_seconds
+        # Set when a batch is stored here, so local workers start without waiting to poll.
+        self.created = asyncio.Event()
+
+    async def create(
+        self, tenant: str, texts: Sequence[str], analysis_type: int, request_id: str = ""
+    ) -> Batch:
+        trimmed, kind, key = validate_batch_request(
+            texts,
+            analysis_type,
+            request_id,
+            max_chars=self._max_text_chars,
+            max_texts=self._max_batch_texts,
+        )
+        fingerprint = payload_hash(kind, *trimmed) if key else None
+        if key is not None:
+            async with self._uow() as uow:
+                stored = await uow.batches.get_by_request_id(tenant, key)
+            if stored is not None:
+                return _replay(stored, fingerprint)
+        now = self._clock()
+        batch = Batch(
+            id=new_id(),
+            tenant=tenant,
+            analysis_type=kind,
+            status=BatchStatus.PENDING,
+            total_count=len(trimmed),
+            create_time=now,
+            update_time=now,
+            request_id=key,
+            payload_hash=fingerprint,
+        )
+        try:
+            async with self._uow() as uow:
+                await uow.batches.add(batch, trimmed)
+                await uow.commit()
+        except DuplicateRequestId:
+            assert key is not None
+            async with self._uow() as uow:
+                stored = await uow.batches.get_by_request_id(tenant, key)
+            if stored is None:
+                raise
+            return _replay(stored, fingerprint)
+        self.created.set()
+        return batch
+
+    async def get(self, tenant: str, batch_id: str) -> Batch:
+        require_id(batch_id)
+        async with self._uow() as uow:
+            batch = await uow.batches.get(tenant, batch_id)
+        if batch is None:
+            raise _not_found(batch_id)
+        return batch
+
+    async def list(
+        self,
+        tenant: str,
+        *,
+        page_size_value: int = 0,
+        page_token: str = "",
+        status: int = 0,
+        analysis_type: int = 0,
+        order_by: str = "",
+    ) -> Page[Batch]:
+        where = BatchFilter(
+            status=enum_filter(status, BatchStatus, "status"),
+            analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
+        )
+        request = self._pager.request(
+            f"batches|{tenant}|{where.status}|{where.analysis_type}",
+            page_size_value=page_size_value,
+            page_token=page_token,
+            order_by=order_by,
+        )
+        async with self._uow() as uow:
+            rows = await uow.batches.list_page(tenant, where, request)
+            total = await uow.batches.count(tenant, where)
+        return self._pager.page(request, rows, total)
+
+    async def cancel(self, tenant: str, batch_id: str) -> Batch:
+        require_id(batch_id)
+        async with self._uow() as uow:
+            batch = await uow.batches.get(tenant, batch_id, for_update=True)
+            if batch is None:
+                raise _not_found(batch_id)
+            if batch.status.finished:
+                raise FailedPrecondition(
+                    f"batch {batch_id!r} has already finished ({batch.status.name})",
+                    reason=ErrorReason.BATCH_FINISHED,
+                    metadata={"status": batch.status.name},
+                )
+            await uow.batches.cancel(batch, self._clock())
+            await uow.commit()
+        return await self.get(tenant, batch_id)
+
+    async def watch(self, tenant: str, batch_id: str) -> AsyncIterator[Batch]:
+        """The current snapshot, then one per change, ending with the finished one."""
+        last = await self.get(tenant, batch_id)
+        yield last
+        while not last.status.finished:
+            await asyncio.sleep(self._poll)
+            current = await run_to_completion(self.get(tenant, batch_id))
+            if (current.status, current.completed_count, current.failed_count) != (
+                last.status,
+                last.completed_count,
+                last.failed_count,
+            ):
+                last = current
+                yield current
+
+
+def _replay(stored: Batch, requested_hash: str | None) -> Batch:
+    if stored.payload_hash != requested_hash:
+        raise AlreadyExists(
+            f"request_id {stored.request_id!r} was already used with another payload",
+            reason=ErrorReason.REQUEST_ID_REUSED,
+        )
+    return stored

@@ -1,0 +1,167 @@
+"""The streaming use case: many texts per message, results in order, stored in groups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from server.domain.analyzers.base import Analyzer
+from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument, TextLensError
+from server.domain.model import Analysis, AnalysisType
+from server.domain.validation import validate_analysis_request
+from server.service.analyses import Clock, analyze, cooperatively, utc_now
+from server.service.ports import UnitOfWorkFactory
+
+MAX_ITEMS_PER_MESSAGE = 1_000
+# Messages analysed ahead of the one being answered. Small on purpose: when the client
+# stops reading, the server stops reading after this many, so memory stays bounded.
+PIPELINE_DEPTH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class StreamItem:
+    ref: str
+    text: str
+    analysis_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """One item's answer: the stored analysis, or why the item was rejected."""
+
+    ref: str
+    analysis: Analysis | None = None
+    error: TextLensError | None = None
+
+
+# A message's answer: one outcome per item, or an error for the whole message.
+MessageOutcome = list[ItemOutcome] | InvalidArgument
+
+
+@dataclass(slots=True)
+class _End:
+    error: BaseException | None = None
+
+
+def message_violation(count: int) -> InvalidArgument | None:
+    if count == 0:
+        return InvalidArgument(
+            [
+                FieldViolation(
+                    "items", "must hold at least one item", ErrorReason.STREAM_MESSAGE_EMPTY
+                )
+            ]
+        )
+    if count > MAX_ITEMS_PER_MESSAGE:
+        return InvalidArgument(
+            [
+                FieldViolation(
+                    "items",
+                    f"holds {count} items; the maximum is {MAX_ITEMS_PER_MESSAGE}",
+                    ErrorReason.STREAM_MESSAGE_TOO_LARGE,
+                )
+            ]
+        )
+    return None
+
+
+class StreamUseCases:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        analyzers: Mapping[AnalysisType, Analyzer],
+        *,
+        max_text_chars: int,
+        clock: Clock = utc_now,
+        pipeline_depth: int = PIPELINE_DEPTH,
+    ) -> None:
+        self._uow = uow
+        self._analyzers = analyzers
+        self._max_text_chars = max_text_chars
+        self._clock = clock
+        self._depth = pipeline_depth
+
+    async def analyze_message(self, tenant: str, items: Sequence[StreamItem]) -> MessageOutcome:
+        """Validates and analyses one message's items (nothing stored yet)."""
+        rejected = message_violation(len(items))
+        if rejected is not None:
+            return rejected
+        outcomes = []
+        async for item in cooperatively(items):
+            try:
+                text, kind, _ = validate_analysis_request(
+                    item.text, item.analysis_type, "", self._max_text_chars
+                )
+            except InvalidArgument as error:
+                outcomes.append(ItemOutcome(item.ref, error=error))
+                continue
+            analysis = analyze(self._analyzers[kind], tenant=tenant, text=text, clock=self._clock)
+            outcomes.append(ItemOutcome(item.ref, analysis=analysis))
+        return outcomes
+
+    async def store(self, outcome: MessageOutcome) -> MessageOutcome:
+        """Stores a message's analyses in one multi-row insert; if storage is down, each of
+        them becomes that error instead (the stream goes on)."""
+        if isinstance(outcome, InvalidArgument):
+            return outcome
+        analyses = [o.analysis for o in outcome if o.analysis is not None]
+        if not analyses:
+            return outcome
+        try:
+            async with self._uow() as uow:
+                await uow.analyses.add_many(analyses)
+                await uow.commit()
+        except TextLensError as error:
+            return [ItemOutcome(o.ref, error=o.error or error) for o in outcome]
+        return outcome
+
+    async def analyze_stream(
+        self, tenant: str, messages: AsyncIterator[Sequence[StreamItem]]
+    ) -> AsyncIterator[MessageOutcome]:
+        """One outcome per message, in order; each answered only once its results are stored.
+
+        A reader task analyses up to ``pipeline_depth`` messages ahead and starts storing
+        them, so storage overlaps analysis; it blocks when the queue is full, which is
+        what stops the server reading from a client that stops reading.
+        """
+        queue: asyncio.Queue[asyncio.Task[MessageOutcome] | _End] = asyncio.Queue(
+            maxsize=self._depth
+        )
+        stores: set[asyncio.Task[MessageOutcome]] = set()
+
+        async def read() -> None:
+            end = _End()
+            try:
+                async for items in messages:
+                    outcome = await self.analyze_message(tenant, items)
+                    store = asyncio.create_task(self.store(outcome), name="textlens-stream-store")
+                    stores.add(store)
+                    store.add_done_callback(stores.discard)
+                    await queue.put(store)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:  # noqa: BLE001 - handed to the consumer
+                end = _End(error)
+            await queue.put(end)
+
+        reader = asyncio.create_task(read(), name="textlens-stream-reader")
+        try:
+            while True:
+                entry = await queue.get()
+                if isinstance(entry, _End):
+                    if entry.error is not None:
+                        raise entry.error
+                    return
+                # Shielded: if this call is cancelled, the store it waits on still completes
+                # (and is awaited below) instead of being torn down mid-transaction.
+                yield await asyncio.shield(entry)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            # Stores already started run to completion: no transaction is left half-done,
+            # and what the client was told stays stored.
+            if stores:
+                await asyncio.wait(set(stores))

@@ -1,0 +1,119 @@
+"""Background batch workers: claim items under a lease, analyse them, store the results."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+import structlog
+
+from server.domain.analyzers.base import Analyzer
+from server.domain.errors import Unavailable
+from server.domain.model import Analysis, AnalysisType
+from server.service.analyses import Clock, analyze, cooperatively, utc_now
+from server.service.concurrency import run_to_completion
+from server.service.ports import ClaimedItem, UnitOfWorkFactory
+
+log = structlog.get_logger("textlens.worker")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class BatchWorker:
+    """One worker loop. Several per process, and any number of processes, share the work."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        analyzers: Mapping[AnalysisType, Analyzer],
+        *,
+        owner: str | None = None,
+        chunk_size: int = 64,
+        lease_seconds: float = 30.0,
+        idle_seconds: float = 1.0,
+        wake: asyncio.Event | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._uow = uow
+        self._analyzers = analyzers
+        self.owner = owner or worker_name()
+        self._chunk_size = chunk_size
+        self._lease = timedelta(seconds=lease_seconds)
+        self._idle = idle_seconds
+        self._wake = wake or asyncio.Event()
+        self._clock = clock
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Works until ``stopping`` is set; then releases whatever it still holds."""
+        failures = 0
+        try:
+            while not stopping.is_set():
+                try:
+                    done = await run_to_completion(self.run_once())
+                    failures = 0
+                except Unavailable:
+                    failures += 1
+                    done = 0
+                except Exception:
+                    failures += 1
+                    done = 0
+                    log.exception("batch chunk failed; its items return after their lease")
+                if not done:
+                    await self._idle_wait(stopping, backoff=min(2.0**failures, 30.0))
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.release())
+
+    async def _idle_wait(self, stopping: asyncio.Event, backoff: float) -> None:
+        delay = self._idle * backoff
+        waiters = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claims one chunk, analyses it and stores the results; returns how many items."""
+        now = self._clock()
+        async with self._uow() as uow:
+            items = await uow.batches.claim(self.owner, self._chunk_size, now, now + self._lease)
+            await uow.commit()
+        if not items:
+            return 0
+        results = await self._analyze(items)
+        async with self._uow() as uow:
+            stored = await uow.batches.complete(self.owner, results, self._clock())
+            await uow.commit()
+        log.debug("batch chunk done", owner=self.owner, claimed=len(items), stored=stored)
+        return len(items)
+
+    async def _analyze(self, items: list[ClaimedItem]) -> list[Analysis]:
+        return [
+            analyze(
+                self._analyzers[item.analysis_type],
+                tenant=item.tenant,
+                text=item.text,
+                clock=self._clock,
+                batch_id=item.batch_id,
+                batch_item=item.item,
+            )
+            async for item in cooperatively(items)
+        ]
+
+    async def release(self) -> int:
+        """Returns this worker's unfinished claims to the pool for other workers."""
+        async with self._uow() as uow:
+            released = await uow.batches.release(self.owner)
+            await uow.commit()
+        if released:
+            log.info("released batch items", count=released, owner=self.owner)
+        return released
