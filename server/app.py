@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import signal
 from typing import TextIO
@@ -55,13 +56,14 @@ async def prepare_schema(engine: AsyncEngine, *, apply: bool) -> None:
         )
 
 
-async def close_engine(engine: AsyncEngine, timeout: float = 5.0) -> None:
+async def close_engine(engine: AsyncEngine) -> None:
     """Disposes the pool once every connection is back (calls cancelled by the shutdown
     finish their unit of work first), so none is dropped unclosed."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while engine.pool.checkedout() and loop.time() < deadline:  # type: ignore[attr-defined]
-        await asyncio.sleep(0.01)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            # The pool offers no event to wait on, so it is polled.
+            while engine.pool.checkedout():  # type: ignore[attr-defined]  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
     await engine.dispose()
 
 
