@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml con
 PROTOS := $(wildcard proto/textlens/v1/*.proto)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check services bench clean
+.PHONY: help setup run test pytest lint format proto proto-check services bench clean client-check
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ./client -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e './client[cli]' -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: $(STAMP) ## Create .venv and install both distributions with the dev tools
@@ -28,6 +28,10 @@ services: ## Start PostgreSQL and Redis if installed but stopped (fails under CI
 test: setup services ## Set up and run the whole suite (lint, contract checks, unit, integration, e2e)
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory client-check
+
+client-check: ## Run the client's own tests in a fresh venv holding only textlens-client
+	PYTHON=$(PYTHON) scripts/check-client-alone.sh
 
 pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
 	$(BIN)/pytest $(PYTEST_ARGS)
