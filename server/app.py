@@ -6,28 +6,39 @@ import asyncio
 import contextlib
 import hashlib
 import signal
+from collections.abc import Callable
 from typing import TextIO
 
 import grpc.aio
 import structlog
 from grpc_health.v1 import health_pb2
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.adapters.db import migrate
 from server.adapters.db.engine import create_engine, is_sqlite
+from server.adapters.db.tracing import trace_engine
 from server.adapters.db.uow import SqlUnitOfWork
+from server.adapters.ratelimit import LimitsRateLimiter
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
+from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
 from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
+from server.tracing import tracer_provider as make_tracer_provider
+from server.transport.auth import ALL_SCOPES, TokenVerifier, issue_token, load_keys
 from server.transport.grpc_server import TEXTLENS_SERVICES, HealthServicer, create_server
+from server.transport.interceptors.auth import AuthInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
+from server.transport.interceptors.tracing import TracingInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
 
 log = structlog.get_logger("textlens.app")
+
+PENDING_REFRESH_SECONDS = 5.0
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -70,11 +81,21 @@ async def close_engine(engine: AsyncEngine) -> None:
 class Application:
     """One server process: owns the engine, the gRPC server and what they were built from."""
 
-    def __init__(self, settings: Settings, *, migrate_schema: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        migrate_schema: bool = False,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         self.settings = settings
         self.migrate_schema = migrate_schema
         self.health = HealthServicer()
+        self.keys = load_keys(settings)
+        self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
+        self.metrics = PrometheusMetrics()
         self.port: int | None = None
+        self.metrics_port: int | None = None
         self._server: grpc.aio.Server | None = None
         self._engine: AsyncEngine | None = None
         self.workers: list[BatchWorker] = []
@@ -86,6 +107,12 @@ class Application:
         assert self._engine is not None, "not started"
         return self._engine
 
+    def token(self, *, subject: str = "local", tenant: str | None = None, ttl: int = 86400) -> str:
+        """A token with every scope, signed with this server's key (HS256 only)."""
+        return issue_token(
+            self.keys, subject=subject, scopes=ALL_SCOPES, tenant=tenant, ttl_seconds=ttl
+        )
+
     async def start(self) -> int:
         """Prepares storage, binds the port, starts serving and returns the bound port."""
         settings = self.settings
@@ -96,22 +123,37 @@ class Application:
             await self._engine.dispose()
             raise
         engine = self._engine
+        trace_engine(engine, self.tracer_provider)
 
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine)
 
         analyzers = load_analyzers(settings.analyzers)
         pager = Pager(PageTokens(page_token_key(settings)))
-        analyses = AnalysisUseCases(uow, analyzers, pager, max_text_chars=settings.max_text_chars)
-        streams = StreamUseCases(uow, analyzers, max_text_chars=settings.max_text_chars)
+        limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
+        metrics = self.metrics
+        max_chars = settings.max_text_chars
+        analyses = AnalysisUseCases(
+            uow, analyzers, pager, max_text_chars=max_chars, limiter=limiter, metrics=metrics
+        )
+        streams = StreamUseCases(
+            uow, analyzers, max_text_chars=max_chars, limiter=limiter, metrics=metrics
+        )
         batches = BatchUseCases(
             uow,
             pager,
-            max_text_chars=settings.max_text_chars,
+            max_text_chars=max_chars,
             max_batch_texts=settings.max_batch_texts,
+            limiter=limiter,
         )
         self._server = create_server(
-            interceptors=[RequestContextInterceptor()],
+            # Outermost first: every call, even one refused by auth or the rate limit, gets
+            # a request id, a log line, metrics and a span.
+            interceptors=[
+                RequestContextInterceptor(observers=[metrics]),
+                TracingInterceptor(self.tracer_provider),
+                AuthInterceptor(TokenVerifier(self.keys)),
+            ],
             analysis=AnalysisServicer(analyses, streams),
             batches=BatchServicer(batches),
             health_servicer=self.health,
@@ -124,6 +166,7 @@ class Application:
                 lease_seconds=settings.batch_lease_seconds,
                 idle_seconds=settings.batch_poll_seconds,
                 wake=batches.created,
+                metrics=metrics,
             )
             for _ in range(settings.batch_workers)
         ]
@@ -136,9 +179,23 @@ class Application:
             asyncio.create_task(worker.run(self._stopping), name=f"batch-worker-{i}")
             for i, worker in enumerate(self.workers)
         ]
+        self._worker_tasks.append(
+            asyncio.create_task(self._refresh_pending(uow), name="pending-gauge")
+        )
+        if settings.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(settings.host, settings.metrics_port)
         await self._set_health(SERVING)
-        log.info("serving", host=settings.host, port=self.port)
+        log.info("serving", host=settings.host, port=self.port, metrics_port=self.metrics_port)
         return self.port
+
+    async def _refresh_pending(self, uow: Callable[[], SqlUnitOfWork]) -> None:
+        """Keeps the pending-items gauge current (every replica sees the whole queue)."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(Exception):
+                async with uow() as work:
+                    self.metrics.pending.set(await work.batches.pending_count())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), PENDING_REFRESH_SECONDS)
 
     async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
         for service in ("", *TEXTLENS_SERVICES):
@@ -157,6 +214,8 @@ class Application:
         self._server = None
         if self._engine is not None:
             await close_engine(self._engine)
+        self.metrics.close()
+        self.tracer_provider.shutdown()
         log.info("stopped")
 
     async def _stop_workers(self, grace: float) -> None:
@@ -183,6 +242,16 @@ async def serve(
         port = await app.start()
         if banner is not None:
             print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
+            if app.keys.generated:
+                print(
+                    "No TEXTLENS_JWT_SECRET or TEXTLENS_JWT_PUBLIC_KEY_FILE is set, so this run "
+                    "signs tokens with a random secret. A token with every scope, valid 24 h:\n"
+                    f"  export TEXTLENS_TOKEN={app.token()}\n"
+                    f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" '
+                    f"{settings.host}:{port} list",
+                    file=banner,
+                    flush=True,
+                )
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

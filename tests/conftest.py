@@ -7,9 +7,9 @@ from pathlib import Path
 
 import grpc.aio
 import pytest
+from helpers.auth import authed_channel, server_settings
 
 from server.app import Application
-from server.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def app_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Application]:
     """One real server on a free port (embedded SQLite), in the test process, for the session."""
     db = tmp_path_factory.mktemp("db") / "textlens.db"
-    app = Application(Settings(host="127.0.0.1", port=0, database_url=f"sqlite+aiosqlite:///{db}"))
+    app = Application(server_settings(database_url=f"sqlite+aiosqlite:///{db}"))
     await app.start()
     yield app
     await app.stop(0)
@@ -26,5 +26,5 @@ async def app_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 
 @pytest.fixture(scope="session")
 async def channel(app_server: Application) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app_server.port}") as ch:
+    async with authed_channel(app_server.port) as ch:
         yield ch

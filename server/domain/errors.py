@@ -132,13 +132,15 @@ class PermissionDenied(TextLensError):
 
 
 class ResourceExhausted(TextLensError):
+    """Over the rate limit; ``retry_after`` is None when waiting cannot help."""
+
     default_reason = ErrorReason.RATE_LIMITED
 
     def __init__(
         self,
         message: str,
         *,
-        retry_after: float,
+        retry_after: float | None,
         subject: str,
         quota: str,
         reason: ErrorReason | None = None,

@@ -22,7 +22,15 @@ from server.domain.model import (
 )
 from server.domain.validation import require_id, validate_analysis_request
 from server.service.paging import Page, Pager
-from server.service.ports import AnalysisFilter, DuplicateRequestId, UnitOfWorkFactory
+from server.service.ports import (
+    AnalysisFilter,
+    DuplicateRequestId,
+    Metrics,
+    NoLimit,
+    NoMetrics,
+    RateLimiter,
+    UnitOfWorkFactory,
+)
 
 log = structlog.get_logger("textlens.analyses")
 
@@ -109,11 +117,15 @@ class AnalysisUseCases:
         pager: Pager,
         *,
         max_text_chars: int,
+        limiter: RateLimiter | None = None,
+        metrics: Metrics | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._uow = uow
         self._analyzers = analyzers
         self._pager = pager
+        self._limiter = limiter or NoLimit()
+        self._metrics = metrics or NoMetrics()
         self._max_text_chars = max_text_chars
         self._clock = clock
 
@@ -128,6 +140,7 @@ class AnalysisUseCases:
                 stored = await uow.analyses.get_by_request_id(tenant, key)
             if stored is not None:
                 return _replay(stored, payload_hash(kind, text))
+        await self._limiter.acquire(tenant, 1)
         analysis = analyze(
             self._analyzers[kind], tenant=tenant, text=text, clock=self._clock, request_id=key
         )
@@ -143,6 +156,7 @@ class AnalysisUseCases:
             if stored is None:  # deleted in between: nothing sensible to replay
                 raise
             return _replay(stored, analysis.payload_hash)
+        self._metrics.analyses_stored([analysis])
         return analysis
 
     async def get(self, tenant: str, analysis_id: str) -> Analysis:

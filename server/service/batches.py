@@ -11,7 +11,13 @@ from server.domain.validation import require_id, validate_batch_request
 from server.service.analyses import Clock, enum_filter, utc_now
 from server.service.concurrency import run_to_completion
 from server.service.paging import Page, Pager
-from server.service.ports import BatchFilter, DuplicateRequestId, UnitOfWorkFactory
+from server.service.ports import (
+    BatchFilter,
+    DuplicateRequestId,
+    NoLimit,
+    RateLimiter,
+    UnitOfWorkFactory,
+)
 
 # How often WatchBatch looks at the batch: it sees other replicas' progress through the
 # database, and coalesces changes in between into one snapshot.
@@ -30,9 +36,11 @@ class BatchUseCases:
         *,
         max_text_chars: int,
         max_batch_texts: int,
+        limiter: RateLimiter | None = None,
         clock: Clock = utc_now,
         watch_poll_seconds: float = WATCH_POLL_SECONDS,
     ) -> None:
+        self._limiter = limiter or NoLimit()
         self._uow = uow
         self._pager = pager
         self._max_text_chars = max_text_chars
@@ -58,6 +66,8 @@ class BatchUseCases:
                 stored = await uow.batches.get_by_request_id(tenant, key)
             if stored is not None:
                 return _replay(stored, fingerprint)
+        # A batch costs its size in texts, charged once when it is accepted.
+        await self._limiter.acquire(tenant, len(trimmed))
         now = self._clock()
         batch = Batch(
             id=new_id(),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
+async def run_to_completion(coro: Awaitable[T]) -> T:
     """Awaits ``coro``; if the caller is cancelled meanwhile, lets it finish first.
 
     Database drivers cannot be interrupted mid-statement safely (a cancelled statement

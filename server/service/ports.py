@@ -119,3 +119,25 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class RateLimiter(Protocol):
+    async def acquire(self, tenant: str, cost: int = 1) -> None:
+        """Charges ``cost`` texts to the tenant's budget, or raises ResourceExhausted."""
+
+
+class Metrics(Protocol):
+    def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
+        """Counts stored analyses by type and status."""
+
+
+class NoLimit:
+    """A RateLimiter that admits everything (for tests of other behaviour)."""
+
+    async def acquire(self, tenant: str, cost: int = 1) -> None:
+        return None
+
+
+class NoMetrics:
+    def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
+        return None

@@ -8,11 +8,17 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from server.domain.analyzers.base import Analyzer
-from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument, TextLensError
+from server.domain.errors import (
+    ErrorReason,
+    FieldViolation,
+    InvalidArgument,
+    ResourceExhausted,
+    TextLensError,
+)
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
 from server.service.analyses import Clock, analyze, cooperatively, utc_now
-from server.service.ports import UnitOfWorkFactory
+from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
 MAX_ITEMS_PER_MESSAGE = 1_000
 # Messages analysed ahead of the one being answered. Small on purpose: when the client
@@ -74,32 +80,67 @@ class StreamUseCases:
         analyzers: Mapping[AnalysisType, Analyzer],
         *,
         max_text_chars: int,
+        limiter: RateLimiter | None = None,
+        metrics: Metrics | None = None,
         clock: Clock = utc_now,
         pipeline_depth: int = PIPELINE_DEPTH,
     ) -> None:
         self._uow = uow
+        self._limiter = limiter or NoLimit()
+        self._metrics = metrics or NoMetrics()
         self._analyzers = analyzers
         self._max_text_chars = max_text_chars
         self._clock = clock
         self._depth = pipeline_depth
 
     async def analyze_message(self, tenant: str, items: Sequence[StreamItem]) -> MessageOutcome:
-        """Validates and analyses one message's items (nothing stored yet)."""
-        rejected = message_violation(len(items))
-        if rejected is not None:
-            return rejected
-        outcomes = []
-        async for item in cooperatively(items):
+        """Validates, charges and analyses one message's items (nothing stored yet)."""
+        message_error = message_violation(len(items))
+        if message_error is not None:
+            return message_error
+        checked: list[tuple[str, AnalysisType] | InvalidArgument] = []
+        for item in items:
             try:
                 text, kind, _ = validate_analysis_request(
                     item.text, item.analysis_type, "", self._max_text_chars
                 )
+                checked.append((text, kind))
             except InvalidArgument as error:
-                outcomes.append(ItemOutcome(item.ref, error=error))
-                continue
-            analysis = analyze(self._analyzers[kind], tenant=tenant, text=text, clock=self._clock)
-            outcomes.append(ItemOutcome(item.ref, analysis=analysis))
+                checked.append(error)
+        valid = sum(1 for c in checked if not isinstance(c, InvalidArgument))
+        admitted, over_limit = await self._admit(tenant, valid)
+        outcomes = []
+        async for item, check in cooperatively(zip(items, checked, strict=True)):
+            if isinstance(check, InvalidArgument):
+                outcomes.append(ItemOutcome(item.ref, error=check))
+            elif admitted == 0:
+                outcomes.append(ItemOutcome(item.ref, error=over_limit))
+            else:
+                admitted -= 1
+                text, kind = check
+                analysis = analyze(
+                    self._analyzers[kind], tenant=tenant, text=text, clock=self._clock
+                )
+                outcomes.append(ItemOutcome(item.ref, analysis=analysis))
         return outcomes
+
+    async def _admit(self, tenant: str, count: int) -> tuple[int, ResourceExhausted | None]:
+        """How many of ``count`` texts the tenant's budget admits, in order, and the error
+        for the rest: all at once when they fit, else one by one until the budget says no."""
+        if count == 0:
+            return 0, None
+        try:
+            await self._limiter.acquire(tenant, count)
+        except ResourceExhausted:
+            pass
+        else:
+            return count, None
+        for admitted in range(count):
+            try:
+                await self._limiter.acquire(tenant, 1)
+            except ResourceExhausted as error:
+                return admitted, error
+        return count, None
 
     async def store(self, outcome: MessageOutcome) -> MessageOutcome:
         """Stores a message's analyses in one multi-row insert; if storage is down, each of
@@ -115,6 +156,7 @@ class StreamUseCases:
                 await uow.commit()
         except TextLensError as error:
             return [ItemOutcome(o.ref, error=o.error or error) for o in outcome]
+        self._metrics.analyses_stored(analyses)
         return outcome
 
     async def analyze_stream(

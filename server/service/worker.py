@@ -17,7 +17,7 @@ from server.domain.errors import Unavailable
 from server.domain.model import Analysis, AnalysisType
 from server.service.analyses import Clock, analyze, cooperatively, utc_now
 from server.service.concurrency import run_to_completion
-from server.service.ports import ClaimedItem, UnitOfWorkFactory
+from server.service.ports import ClaimedItem, Metrics, NoMetrics, UnitOfWorkFactory
 
 log = structlog.get_logger("textlens.worker")
 
@@ -39,8 +39,10 @@ class BatchWorker:
         lease_seconds: float = 30.0,
         idle_seconds: float = 1.0,
         wake: asyncio.Event | None = None,
+        metrics: Metrics | None = None,
         clock: Clock = utc_now,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._uow = uow
         self._analyzers = analyzers
         self.owner = owner or worker_name()
@@ -93,6 +95,7 @@ class BatchWorker:
         async with self._uow() as uow:
             stored = await uow.batches.complete(self.owner, results, self._clock())
             await uow.commit()
+        self._metrics.analyses_stored(results)
         log.debug("batch chunk done", owner=self.owner, claimed=len(items), stored=stored)
         return len(items)
 

@@ -19,6 +19,7 @@ class CallState:
     code: grpc.StatusCode = grpc.StatusCode.OK
     messages_received: int = 0
     messages_sent: int = 0
+    trace_id: str | None = None
 
 
 current_call: contextvars.ContextVar[CallState] = contextvars.ContextVar("textlens_call")

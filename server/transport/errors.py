@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -72,10 +73,11 @@ def to_status_proto(error: errors.TextLensError) -> status_pb2.Status:
             )
         )
     elif isinstance(error, errors.ResourceExhausted):
-        delay = duration_pb2.Duration()
-        # Round up to whole milliseconds: retrying a little late beats too early.
-        delay.FromMilliseconds(max(1, math.ceil(error.retry_after * 1000)))
-        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        if error.retry_after is not None:
+            delay = duration_pb2.Duration()
+            # Round up to whole milliseconds: retrying a little late beats too early.
+            delay.FromMilliseconds(max(1, math.ceil(error.retry_after * 1000)))
+            status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
         status.details.append(
             _pack(
                 error_details_pb2.QuotaFailure(
@@ -97,3 +99,17 @@ def internal_status_proto() -> status_pb2.Status:
         _pack(error_details_pb2.ErrorInfo(reason=errors.ErrorReason.INTERNAL.value, domain=DOMAIN))
     )
     return status
+
+
+STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def final_code(context: Any) -> grpc.StatusCode:
+    """The status a call is ending with, as far as its servicer context knows."""
+    code = context.code()
+    if code is None:
+        return grpc.StatusCode.OK
+    if isinstance(code, grpc.StatusCode):
+        return code
+    # grpc.aio may report a code set by abort() as the C-core integer.
+    return STATUS_BY_NUMBER.get(code, grpc.StatusCode.UNKNOWN)

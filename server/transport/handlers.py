@@ -7,7 +7,7 @@ lookup), so that timing, tracing and error mapping cover it, streams included.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -15,8 +15,22 @@ import grpc
 import grpc.aio
 
 from server.service.concurrency import run_to_completion
+from server.transport.context import current_call
 
 ScopeFactory = Callable[[grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
+
+
+def _count(sent: int = 0, received: int = 0) -> None:
+    call = current_call.get(None)
+    if call is not None:
+        call.messages_sent += sent
+        call.messages_received += received
+
+
+async def _counted(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        _count(received=1)
+        yield request
 
 
 async def _write_all(result: Any, context: Any) -> None:
@@ -26,7 +40,7 @@ async def _write_all(result: Any, context: Any) -> None:
     the call's own task: grpc cancels the task while it awaits a write, the generator is
     closed here, and its ``finally`` blocks run at once and in the call's context, not
     later from the garbage collector. A behaviour may also be a coroutine that writes
-    for itself.
+    for itself (an inner interceptor's wrapper).
     """
     if inspect.isawaitable(result):
         await result
@@ -34,14 +48,27 @@ async def _write_all(result: Any, context: Any) -> None:
     try:
         async for response in result:
             await context.write(response)
+            _count(sent=1)
     finally:
         await result.aclose()
 
 
+async def _unary_result(result: Any) -> Any:
+    if not inspect.isawaitable(result):
+        return result
+    # A unary call's work is short and may be mid-transaction: a cancelled call
+    # finishes it first (see run_to_completion).
+    return await run_to_completion(result)
+
+
 def wrap_handler(
-    handler: grpc.RpcMethodHandler[Any, Any], scope: ScopeFactory
+    handler: grpc.RpcMethodHandler[Any, Any],
+    scope: ScopeFactory,
+    *,
+    count_messages: bool = False,
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """A handler that runs ``handler``'s behaviour inside ``scope(context)``."""
+    """A handler that runs ``handler``'s behaviour inside ``scope(context)``; with
+    ``count_messages`` (for the outermost wrapper only) it also counts messages."""
     kwargs = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
@@ -51,12 +78,12 @@ def wrap_handler(
 
         async def unary_unary_behaviour(request: Any, context: Any) -> Any:
             async with scope(context):
-                result = unary_unary(request, context)
-                if not inspect.isawaitable(result):
-                    return result
-                # A unary call's work is short and may be mid-transaction: a cancelled
-                # call finishes it first (see run_to_completion).
-                return await run_to_completion(result)  # type: ignore[arg-type]
+                if count_messages:
+                    _count(received=1)
+                response = await _unary_result(unary_unary(request, context))
+                if count_messages:
+                    _count(sent=1)
+                return response
 
         return grpc.unary_unary_rpc_method_handler(unary_unary_behaviour, **kwargs)
     if handler.unary_stream is not None:
@@ -64,6 +91,8 @@ def wrap_handler(
 
         async def unary_stream_behaviour(request: Any, context: Any) -> None:
             async with scope(context):
+                if count_messages:
+                    _count(received=1)
                 await _write_all(unary_stream(request, context), context)
 
         return grpc.unary_stream_rpc_method_handler(unary_stream_behaviour, **kwargs)
@@ -72,8 +101,12 @@ def wrap_handler(
 
         async def stream_unary_behaviour(requests: Any, context: Any) -> Any:
             async with scope(context):
-                result = stream_unary(requests, context)
-                return await result if inspect.isawaitable(result) else result
+                if count_messages:
+                    requests = _counted(requests)
+                response = await _unary_result(stream_unary(requests, context))
+                if count_messages:
+                    _count(sent=1)
+                return response
 
         return grpc.stream_unary_rpc_method_handler(stream_unary_behaviour, **kwargs)
     stream_stream = handler.stream_stream
@@ -81,6 +114,8 @@ def wrap_handler(
 
     async def stream_stream_behaviour(requests: Any, context: Any) -> None:
         async with scope(context):
+            if count_messages:
+                requests = _counted(requests)
             await _write_all(stream_stream(requests, context), context)
 
     return grpc.stream_stream_rpc_method_handler(stream_stream_behaviour, **kwargs)

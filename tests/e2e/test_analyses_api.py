@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import grpc
 import grpc.aio
 import pytest
+from helpers.auth import authed_channel, server_settings
 from helpers.databases import database_url
 from helpers.rpc import reason, violations
 
 from server.app import Application
-from server.config import Settings
 from textlens.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
 
 SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
@@ -28,12 +28,12 @@ async def stub(
     """A server with an empty database of its own, so listings see only this module's rows."""
     async with database_url(request.param, tmp_path_factory.mktemp("e2e")) as url:
         app = Application(
-            Settings(host="127.0.0.1", port=0, database_url=url, max_text_chars=500),
+            server_settings(database_url=url, max_text_chars=500),
             migrate_schema=True,
         )
         await app.start()
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            async with authed_channel(app.port) as channel:
                 yield Stub(channel)
         finally:
             await app.stop(0)
@@ -174,16 +174,14 @@ async def test_an_analyzer_failure_is_stored_as_failed_and_leaks_nothing(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('failing') / 'db.sqlite'}"
     app = Application(
-        Settings(
-            host="127.0.0.1",
-            port=0,
+        server_settings(
             database_url=url,
             analyzers={"emotion": "helpers.fakes:ExplodingEmotionAnalyzer"},
         )
     )
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        async with authed_channel(app.port) as channel:
             stub = Stub(channel)
             failed = await stub.CreateAnalysis(create("boom goes the text", EMOTION))
             assert failed.status == analysis_pb2.ANALYSIS_STATUS_FAILED

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import grpc
 import grpc.aio
 import pytest
+from helpers.auth import authed_channel, server_settings
 from helpers.databases import database_url
 from helpers.rpc import reason
 
 from server.app import Application
-from server.config import Settings
 from textlens.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
 
 Stub = analysis_service_pb2_grpc.AnalysisServiceStub
@@ -31,10 +31,10 @@ async def listing(
 ) -> AsyncIterator[Listing]:
     """A server holding exactly ROWS analyses, created one after another."""
     async with database_url(request.param, tmp_path_factory.mktemp("listing")) as url:
-        app = Application(Settings(host="127.0.0.1", port=0, database_url=url), migrate_schema=True)
+        app = Application(server_settings(database_url=url), migrate_schema=True)
         await app.start()
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            async with authed_channel(app.port) as channel:
                 stub = Stub(channel)
                 created = [
                     await stub.CreateAnalysis(

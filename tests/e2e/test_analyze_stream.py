@@ -9,11 +9,11 @@ import grpc
 import grpc.aio
 import pytest
 from google.rpc import code_pb2, error_details_pb2
+from helpers.auth import authed_channel, server_settings
 from helpers.databases import admin_fetchval, database_url
 from helpers.rpc import detail
 
 from server.app import Application
-from server.config import Settings
 from textlens.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
 
 SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
@@ -26,12 +26,12 @@ async def served(
 ) -> AsyncIterator[tuple[Application, Stub, str]]:
     async with database_url(request.param, tmp_path_factory.mktemp("stream")) as url:
         app = Application(
-            Settings(host="127.0.0.1", port=0, database_url=url, max_text_chars=200),
+            server_settings(database_url=url, max_text_chars=200),
             migrate_schema=True,
         )
         await app.start()
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            async with authed_channel(app.port) as channel:
                 yield app, Stub(channel), url
         finally:
             await app.stop(0)

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import grpc
 import grpc.aio
 import pytest
+from helpers.auth import authed_channel, server_settings
 from helpers.databases import database_url, fetch_all
 from helpers.rpc import reason, violations
 
 from server.app import Application
-from server.config import Settings
 from textlens.v1 import (
     analysis_pb2,
     analysis_service_pb2,
@@ -46,9 +46,7 @@ async def stubs(
 ) -> AsyncIterator[Stubs]:
     async with database_url(request.param, tmp_path_factory.mktemp("batches")) as url:
         app = Application(
-            Settings(
-                host="127.0.0.1",
-                port=0,
+            server_settings(
                 database_url=url,
                 max_text_chars=100,
                 max_batch_texts=50,
@@ -59,7 +57,7 @@ async def stubs(
         )
         await app.start()
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            async with authed_channel(app.port) as channel:
                 yield Stubs(channel, url)
         finally:
             await app.stop(0)

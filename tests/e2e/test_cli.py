@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.auth import make_token, server_settings
 
 from server.app import Application
-from server.config import Settings
 
 MAX_CHARS = 200
 
@@ -38,9 +38,7 @@ class Run:
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     db = tmp_path_factory.mktemp("cli") / "textlens.db"
     app = Application(
-        Settings(
-            host="127.0.0.1",
-            port=0,
+        server_settings(
             database_url=f"sqlite+aiosqlite:///{db}",
             max_text_chars=MAX_CHARS,
             batch_poll_seconds=0.1,
@@ -53,6 +51,7 @@ async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]
 
 async def textlens(*args: str, target: str | None = None, stdin: str = "") -> Run:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTLENS_")}
+    env["TEXTLENS_TOKEN"] = make_token()
     if target is not None:
         env["TEXTLENS_TARGET"] = target
     process = await asyncio.create_subprocess_exec(
@@ -232,7 +231,7 @@ async def test_on_a_terminal_stream_shows_a_progress_bar_and_a_table(
 ) -> None:
     source = tmp_path / "texts.txt"
     source.write_text("".join(f"Row {i} is fine.\n" for i in range(300)))
-    env = {**os.environ, "TEXTLENS_TARGET": target}
+    env = {**os.environ, "TEXTLENS_TARGET": target, "TEXTLENS_TOKEN": make_token()}
 
     piped_out, terminal = await asyncio.to_thread(
         _run_with_terminal, ["stream", str(source)], env, False

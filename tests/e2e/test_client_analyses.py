@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from helpers.auth import make_token, server_settings
 
 import textlens
 from server.app import Application
-from server.config import Settings
 from textlens import AsyncClient, Client, Retry
 from textlens.v1 import analysis_pb2
 
@@ -22,9 +22,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Appl
     """A server with a database of its own, so listings see only this module's analyses."""
     db = tmp_path_factory.mktemp("client-e2e") / "textlens.db"
     app = Application(
-        Settings(
-            host="127.0.0.1",
-            port=0,
+        server_settings(
             database_url=f"sqlite+aiosqlite:///{db}",
             max_text_chars=MAX_CHARS,
             batch_workers=0,  # batches stay PENDING here
@@ -42,7 +40,7 @@ def target(server: Application) -> str:
 
 @pytest.fixture
 async def client(target: str) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(target, timeout=20) as client:
+    async with AsyncClient(target, timeout=20, token=make_token()) as client:
         yield client
 
 
@@ -153,7 +151,7 @@ async def test_no_server_at_the_target_is_unavailable_after_retrying() -> None:
 
 async def test_the_blocking_client_does_the_same_from_a_thread(target: str) -> None:
     def work() -> None:
-        with Client(target) as client:
+        with Client(target, token=make_token()) as client:
             created = client.create_analysis("Plain and simple.", analysis_type="quality")
             assert created.quality.word_count == 3
             assert client.get_analysis(created.id).id == created.id

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from helpers.auth import make_token, server_settings
 
 import textlens
 from server.app import Application
-from server.config import Settings
 from textlens import AsyncClient, Client
 from textlens.v1 import batch_pb2
 
@@ -18,9 +18,7 @@ from textlens.v1 import batch_pb2
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     db = tmp_path_factory.mktemp("client-batches") / "textlens.db"
     app = Application(
-        Settings(
-            host="127.0.0.1",
-            port=0,
+        server_settings(
             database_url=f"sqlite+aiosqlite:///{db}",
             max_batch_texts=5000,
             batch_poll_seconds=0.1,
@@ -33,7 +31,7 @@ async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]
 
 @pytest.fixture
 async def client(target: str) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(target, timeout=20) as client:
+    async with AsyncClient(target, timeout=20, token=make_token()) as client:
         yield client
 
 
@@ -114,7 +112,7 @@ async def test_batches_are_listed_across_pages_and_by_status(client: AsyncClient
 
 async def test_the_blocking_client_watches_too(target: str) -> None:
     def work() -> batch_pb2.Batch:
-        with Client(target) as client:
+        with Client(target, token=make_token()) as client:
             batch = client.create_batch(["One.", "Two."], analysis_type="sentiment")
             return list(client.watch_batch(batch.id, timeout=30))[-1]
 

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from helpers.auth import make_token
 from helpers.process import ServerProcess
 
 import textlens
@@ -31,7 +32,9 @@ async def test_a_read_in_flight_while_the_server_restarts_succeeds(tmp_path: Pat
     assert port is not None
     second = ServerProcess(server_env(tmp_path, port), cwd=tmp_path)
     try:
-        async with AsyncClient(first.target, timeout=60, retry=PROMPT) as client:
+        async with AsyncClient(
+            first.target, timeout=60, retry=PROMPT, token=make_token()
+        ) as client:
             created = await client.create_analysis("Survives restarts.", analysis_type="sentiment")
             assert await asyncio.to_thread(first.stop) == 0
 
@@ -60,12 +63,14 @@ async def test_a_create_retried_across_a_restart_is_stored_once(tmp_path: Path) 
     try:
         # An answered call proves the server's SIGTERM handler is installed: it prints
         # its banner a moment before installing it.
-        async with AsyncClient(first.target) as client:
+        async with AsyncClient(first.target, token=make_token()) as client:
             assert await client.health() == "SERVING"
         assert await asyncio.to_thread(first.stop) == 0
 
         def create_while_down() -> textlens.Analysis:
-            with Client(f"127.0.0.1:{port}", timeout=60, retry=PROMPT) as client:
+            with Client(
+                f"127.0.0.1:{port}", timeout=60, retry=PROMPT, token=make_token()
+            ) as client:
                 return client.create_analysis("Stored once.", analysis_type="quality")
 
         pending = asyncio.ensure_future(asyncio.to_thread(create_while_down))
@@ -73,7 +78,7 @@ async def test_a_create_retried_across_a_restart_is_stored_once(tmp_path: Path) 
         assert not pending.done()
         await asyncio.to_thread(second.start)
         created = await asyncio.wait_for(pending, 60)
-        async with AsyncClient(second.target) as client:
+        async with AsyncClient(second.target, token=make_token()) as client:
             listed = [a async for a in client.list_analyses()]
         assert [a.id for a in listed] == [created.id]
     finally:

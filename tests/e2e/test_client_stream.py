@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from helpers.auth import make_token, server_settings
 
 import textlens
 from server.app import Application
-from server.config import Settings
 from textlens import AsyncClient, Client
 from textlens.v1 import analysis_pb2
 
@@ -20,9 +20,7 @@ MAX_CHARS = 200
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     db = tmp_path_factory.mktemp("client-stream") / "textlens.db"
     app = Application(
-        Settings(
-            host="127.0.0.1",
-            port=0,
+        server_settings(
             database_url=f"sqlite+aiosqlite:///{db}",
             max_text_chars=MAX_CHARS,
             batch_workers=0,  # no batches here
@@ -47,7 +45,7 @@ async def test_ten_thousand_texts_stream_in_order_with_a_bounded_window(target: 
             widest = max(widest, pulled - received)
             yield f"row-{i}", f"Text {i} is rather good."
 
-    async with AsyncClient(target) as client:
+    async with AsyncClient(target, token=make_token()) as client:
         async for result in client.analyze_stream(
             texts(), analysis_type="sentiment", batch_size=100, max_in_flight=window
         ):
@@ -62,7 +60,7 @@ async def test_ten_thousand_texts_stream_in_order_with_a_bounded_window(target: 
 
 async def test_a_bad_text_gets_its_own_error_and_the_rest_are_analysed(target: str) -> None:
     texts = ["Fine text.", "   ", "x" * (MAX_CHARS + 1), "Also fine."]
-    async with AsyncClient(target) as client:
+    async with AsyncClient(target, token=make_token()) as client:
         results = [r async for r in client.analyze_stream(texts, analysis_type="quality")]
     assert [r.ok for r in results] == [True, False, False, True]
     assert isinstance(results[1].error, textlens.InvalidArgument)
@@ -78,14 +76,14 @@ async def test_an_async_source_is_streamed_too(target: str) -> None:
         for i in range(250):
             yield f"We feared the storm {i}."
 
-    async with AsyncClient(target) as client:
+    async with AsyncClient(target, token=make_token()) as client:
         results = [r async for r in client.analyze_stream(texts(), analysis_type="emotion")]
     assert [r.index for r in results] == list(range(250))
     assert all(r.analysis is not None and r.analysis.emotion.fear > 0 for r in results)
 
 
 async def test_stopping_early_ends_the_call_and_the_client_goes_on(target: str) -> None:
-    async with AsyncClient(target) as client:
+    async with AsyncClient(target, token=make_token()) as client:
         results = client.analyze_stream(
             (f"Endless {i}." for i in range(1_000_000)), analysis_type="sentiment"
         )
@@ -98,7 +96,7 @@ async def test_stopping_early_ends_the_call_and_the_client_goes_on(target: str) 
 
 async def test_the_blocking_client_streams_from_a_plain_iterable(target: str) -> None:
     def work() -> list[textlens.StreamResult]:
-        with Client(target) as client:
+        with Client(target, token=make_token()) as client:
             return list(client.analyze_stream(["One.", "Two."] * 300, analysis_type="sentiment"))
 
     results = await asyncio.to_thread(work)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 import grpc.aio
 import pytest
+from helpers.auth import authed_channel, server_settings
 from helpers.databases import admin_execute, temporary_database
 from helpers.rpc import reason
 
 from server.app import Application
-from server.config import Settings
 from textlens.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc
 
 
@@ -24,10 +24,10 @@ async def _refuse_connections(database: str, refuse: bool) -> None:
 async def test_calls_fail_fast_with_unavailable_and_recover_when_the_database_returns() -> None:
     async with temporary_database() as url:
         database = url.rsplit("/", 1)[1]
-        app = Application(Settings(port=0, database_url=url), migrate_schema=True)
+        app = Application(server_settings(database_url=url), migrate_schema=True)
         await app.start()
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            async with authed_channel(app.port) as channel:
                 stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
                 request = analysis_service_pb2.CreateAnalysisRequest(
                     text="Still here?", analysis_type=analysis_pb2.ANALYSIS_TYPE_SENTIMENT

@@ -10,6 +10,7 @@ import grpc
 import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from helpers.auth import authed_channel
 from helpers.process import ServerProcess
 
 
@@ -25,7 +26,7 @@ async def test_a_signal_turns_health_not_serving_then_exits_zero(
     server_process: ServerProcess, sig: signal.Signals
 ) -> None:
     with server_process:
-        async with grpc.aio.insecure_channel(server_process.target) as channel:
+        async with authed_channel(server_process.target) as channel:
             watch = health_pb2_grpc.HealthStub(channel).Watch(
                 health_pb2.HealthCheckRequest(service="textlens.v1.AnalysisService")
             )
@@ -42,7 +43,7 @@ async def test_each_call_is_logged_once_as_json_with_its_request_id(
     server_process: ServerProcess,
 ) -> None:
     with server_process:
-        async with grpc.aio.insecure_channel(server_process.target) as channel:
+        async with authed_channel(server_process.target) as channel:
             call = channel.unary_unary("/textlens.v1.BatchService/GetBatch")(
                 b"", metadata=(("x-request-id", "log-test-1"),)
             )  # an empty request: no id, so INVALID_ARGUMENT

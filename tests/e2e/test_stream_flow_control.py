@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc.aio
 import psutil
+from helpers.auth import authed_channel
 from helpers.process import ServerProcess
 
 from textlens.v1 import analysis_service_pb2, analysis_service_pb2_grpc
@@ -26,7 +26,7 @@ async def test_a_slow_reader_keeps_the_servers_memory_bounded(tmp_path: Path) ->
     }
     with ServerProcess(env, cwd=tmp_path) as server:
         process = psutil.Process(server.pid)
-        async with grpc.aio.insecure_channel(server.target) as channel:
+        async with authed_channel(server.target) as channel:
             stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
             warm = stub.AnalyzeStream(iter([_message(0)]))
             assert len([r async for r in warm]) == 1

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from helpers.auth import TEST_SECRET, UNLIMITED
+
 _LISTENING = re.compile(r"TextLens listening on (\S+):(\d+)")
 
 
@@ -23,6 +25,8 @@ class ServerProcess:
         self.env = {
             **os.environ,
             "TEXTLENS_PORT": "0",
+            "TEXTLENS_JWT_SECRET": TEST_SECRET,
+            "TEXTLENS_RATE_LIMIT": UNLIMITED,
             "TEXTLENS_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
             **env,

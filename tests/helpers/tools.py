@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from helpers.auth import make_token
+
 BIN = Path(sys.executable).parent
 
 
@@ -16,10 +18,12 @@ def grpcurl(
     target: str,
     data: Any | None = None,
     flags: tuple[str, ...] = (),
+    token: str | None = "default",
     timeout: float = 30,
 ) -> subprocess.CompletedProcess[str]:
-    """``grpcurl -plaintext [flags] [-d data] target args...``"""
-    command = [str(BIN / "grpcurl"), "-plaintext", *flags]
+    """``grpcurl -plaintext [-H authorization] [flags] [-d data] target args...``; the
+    tests' default token unless ``token`` is None (no header) or another token."""
+    command = [str(BIN / "grpcurl"), "-plaintext", *_auth("-H", token), *flags]
     if data is not None:
         command += ["-d", data if isinstance(data, str) else json.dumps(data)]
     command += [target, *args]
@@ -27,10 +31,28 @@ def grpcurl(
 
 
 def buf_curl(
-    url: str, *args: str, data: Any | None = None, timeout: float = 30
+    url: str,
+    *args: str,
+    data: Any | None = None,
+    token: str | None = "default",
+    timeout: float = 30,
 ) -> subprocess.CompletedProcess[str]:
-    command = [str(BIN / "buf"), "curl", "--protocol", "grpc", "--http2-prior-knowledge", *args]
+    command = [
+        str(BIN / "buf"),
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        *_auth("-H", token),
+        *args,
+    ]
     if data is not None:
         command += ["-d", data if isinstance(data, str) else json.dumps(data)]
     command.append(url)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _auth(flag: str, token: str | None) -> list[str]:
+    if token is None:
+        return []
+    return [flag, f"authorization: Bearer {make_token() if token == 'default' else token}"]

@@ -7,9 +7,8 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
-import grpc.aio
 import pytest
+from helpers.auth import authed_channel
 from helpers.databases import database_url, fetch_all
 from helpers.process import ServerProcess
 
@@ -40,7 +39,7 @@ def server(url: str, cwd: Path, **settings: str) -> ServerProcess:
 
 
 async def create_batch(target: str, count: int) -> str:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with authed_channel(target) as channel:
         stub = batch_service_pb2_grpc.BatchServiceStub(channel)
         batch = await stub.CreateBatch(
             batch_service_pb2.CreateBatchRequest(
@@ -52,14 +51,14 @@ async def create_batch(target: str, count: int) -> str:
 
 
 async def watch(target: str, batch_id: str) -> list[batch_pb2.Batch]:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with authed_channel(target) as channel:
         stub = batch_service_pb2_grpc.BatchServiceStub(channel)
         request = batch_service_pb2.WatchBatchRequest(id=batch_id)
         return [snapshot async for snapshot in stub.WatchBatch(request, timeout=240)]
 
 
 async def wait_for_progress(target: str, batch_id: str, done: int) -> None:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with authed_channel(target) as channel:
         stub = batch_service_pb2_grpc.BatchServiceStub(channel)
         async for snapshot in stub.WatchBatch(batch_service_pb2.WatchBatchRequest(id=batch_id)):
             if snapshot.completed_count >= done:
@@ -144,7 +143,7 @@ async def test_cancel_mid_batch_leaves_pending_items_unprocessed(url: str, tmp_p
     with server(url, tmp_path, batch_chunk_size="16") as process:
         batch_id = await create_batch(process.target, 5_000)
         await wait_for_progress(process.target, batch_id, 100)
-        async with grpc.aio.insecure_channel(process.target) as channel:
+        async with authed_channel(process.target) as channel:
             stub = batch_service_pb2_grpc.BatchServiceStub(channel)
             cancelled = await stub.CancelBatch(batch_service_pb2.CancelBatchRequest(id=batch_id))
             assert cancelled.status == batch_pb2.BATCH_STATUS_CANCELLED

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from helpers.auth import server_settings
 from helpers.databases import database_url, temporary_database
 
 from server.adapters.db import migrate
 from server.adapters.db.engine import create_engine
 from server.adapters.db.tables import Base
 from server.app import Application, SchemaOutOfDate
-from server.config import Settings
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -56,7 +56,7 @@ def run_cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]
 
 async def test_serve_refuses_an_unmigrated_postgresql_until_it_is_migrated(tmp_path: Path) -> None:
     async with temporary_database() as url:
-        app = Application(Settings(port=0, database_url=url))
+        app = Application(server_settings(database_url=url))
         with pytest.raises(SchemaOutOfDate, match="textlens-server migrate"):
             await app.start()
 
@@ -64,14 +64,14 @@ async def test_serve_refuses_an_unmigrated_postgresql_until_it_is_migrated(tmp_p
         assert result.returncode == 0, result.stderr
         assert f"revision {migrate.head_revision()}" in result.stdout
 
-        app = Application(Settings(port=0, database_url=url))
+        app = Application(server_settings(database_url=url))
         await app.start()
         await app.stop(0)
 
 
 async def test_serve_with_migrate_applies_pending_migrations(tmp_path: Path) -> None:
     async with temporary_database() as url:
-        app = Application(Settings(port=0, database_url=url), migrate_schema=True)
+        app = Application(server_settings(database_url=url), migrate_schema=True)
         await app.start()
         await app.stop(0)
         engine = create_engine(url)

@@ -6,9 +6,9 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
@@ -17,16 +17,20 @@ from google.rpc import status_pb2
 
 from server.domain.errors import TextLensError
 from server.transport.context import CallState, current_call
-from server.transport.errors import internal_status_proto, status_code_for, to_status_proto
-from server.transport.handlers import wrap_handler
+from server.transport.errors import (
+    STATUS_BY_NUMBER,
+    final_code,
+    internal_status_proto,
+    status_code_for,
+    to_status_proto,
+)
+from server.transport.interceptors.base import Context, Method, ScopeInterceptor
 
 REQUEST_ID_KEY = "x-request-id"
 # A caller's own request id is echoed back only if it is short, printable and safe to log.
 _CALLER_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # Probes poll health every few seconds; their lines would drown real traffic at INFO.
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-
-_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 log = structlog.get_logger("textlens.rpc")
 
@@ -43,7 +47,7 @@ async def abort_with_status(
 ) -> None:
     """Ends the call with a rich status, keeping the x-request-id trailer."""
     await context.abort(
-        _STATUS_BY_NUMBER[status.code],
+        STATUS_BY_NUMBER[status.code],
         status.message,
         trailing_metadata=(
             ("grpc-status-details-bin", status.SerializeToString()),
@@ -52,47 +56,43 @@ async def abort_with_status(
     )
 
 
-if TYPE_CHECKING:
-    ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    ServerInterceptor = grpc.aio.ServerInterceptor
+class CallObserver(Protocol):
+    """Told of every call as it starts and when it has finished (metrics)."""
+
+    def call_started(self, method: Method) -> None: ...
+
+    def call_finished(self, method: Method, call: CallState, seconds: float) -> None: ...
 
 
-class RequestContextInterceptor(ServerInterceptor):
-    """Gives each call a request id, maps errors to statuses and logs one line per call."""
+class RequestContextInterceptor(ScopeInterceptor):
+    """Gives each call a request id, maps errors to statuses, and reports each finished
+    call once: one log line, and to every observer (metrics)."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method: str = handler_call_details.method
-        return wrap_handler(handler, lambda context: self._scope(method, context))
+    counts_messages = True
+
+    def __init__(self, observers: Sequence[CallObserver] = ()) -> None:
+        self._observers = tuple(observers)
 
     @asynccontextmanager
-    async def _scope(
-        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
-        state = CallState(method=method, request_id=_request_id(context))
-        token = current_call.set(state)
-        bound = structlog.contextvars.bind_contextvars(request_id=state.request_id, method=method)
+    async def scope(self, method: Method, context: Context) -> AsyncIterator[None]:
+        state = CallState(method=method.path, request_id=_request_id(context))
+        # Each call runs in a context of its own, so nothing set here needs resetting.
+        current_call.set(state)
+        structlog.contextvars.bind_contextvars(request_id=state.request_id, method=method.path)
+        for observer in self._observers:
+            observer.call_started(method)
         context.set_trailing_metadata(((REQUEST_ID_KEY, state.request_id),))
         # Read now: grpc crashes on peer() once a cancelled call has been torn down.
         peer = context.peer()
         start = time.perf_counter()
         try:
             yield
-            state.code = _final_code(context)
+            state.code = final_code(context)
         except TextLensError as exc:
             state.code = status_code_for(exc)
             await abort_with_status(context, to_status_proto(exc), state.request_id)
         except grpc.aio.AbortError:
-            state.code = _final_code(context)
+            state.code = final_code(context)
             raise
         except asyncio.CancelledError:
             state.code = grpc.StatusCode.CANCELLED
@@ -102,24 +102,15 @@ class RequestContextInterceptor(ServerInterceptor):
             log.exception("unhandled error")
             await abort_with_status(context, internal_status_proto(), state.request_id)
         finally:
-            duration_ms = round((time.perf_counter() - start) * 1000, 3)
-            emit = log.debug if method.startswith(_QUIET_PREFIXES) else log.info
+            duration = time.perf_counter() - start
+            emit = log.debug if method.path.startswith(_QUIET_PREFIXES) else log.info
             emit(
                 "rpc",
                 code=state.code.name,
-                duration_ms=duration_ms,
+                duration_ms=round(duration * 1000, 3),
                 tenant=state.tenant,
                 peer=peer,
+                trace_id=state.trace_id,
             )
-            structlog.contextvars.reset_contextvars(**bound)
-            current_call.reset(token)
-
-
-def _final_code(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
-    code = context.code()
-    if code is None:
-        return grpc.StatusCode.OK
-    if isinstance(code, grpc.StatusCode):
-        return code
-    # grpc.aio may report a code set by abort() as the C-core integer.
-    return _STATUS_BY_NUMBER.get(code, grpc.StatusCode.UNKNOWN)
+            for observer in self._observers:
+                observer.call_finished(method, state, duration)

@@ -1,0 +1,261 @@
+"""Logs, traces and metrics for every call, in the documented interceptor order."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+import pytest
+import structlog
+from helpers.auth import authed_channel, make_token, server_settings
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from server.app import Application
+from server.logs import configure_logging
+from server.metrics import PrometheusMetrics
+from server.transport.interceptors.request_context import RequestContextInterceptor
+from server.transport.interceptors.tracing import TracingInterceptor
+from textlens.v1 import (
+    analysis_pb2,
+    analysis_service_pb2,
+    analysis_service_pb2_grpc,
+    batch_service_pb2,
+    batch_service_pb2_grpc,
+)
+
+SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+class Observed:
+    def __init__(self, app: Application, spans: InMemorySpanExporter, log: io.StringIO) -> None:
+        self.app = app
+        self.spans = spans
+        self.log = log
+
+    def server_spans(self, name: str) -> list[ReadableSpan]:
+        return [
+            s
+            for s in self.spans.get_finished_spans()
+            if s.kind == SpanKind.SERVER and s.name.endswith(name)
+        ]
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line) for line in self.log.getvalue().splitlines() if line.startswith("{")
+        ]
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.app.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
+
+@pytest.fixture(scope="module")
+async def observed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Observed]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    log = io.StringIO()
+    configure_logging("INFO", "json", stream=log)
+    db = tmp_path_factory.mktemp("observed") / "db.sqlite"
+    app = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{db}", metrics_port=0, batch_poll_seconds=0.1
+        ),
+        tracer_provider=provider,
+    )
+    await app.start()
+    yield Observed(app, exporter, log)
+    await app.stop(0)
+    structlog.reset_defaults()
+
+
+async def test_a_unary_call_has_a_server_span_continuing_the_callers_trace_with_db_children(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        await analysis_service_pb2_grpc.AnalysisServiceStub(channel).CreateAnalysis(
+            analysis_service_pb2.CreateAnalysisRequest(text="Traced.", analysis_type=SENTIMENT),
+            metadata=(("traceparent", TRACEPARENT),),
+        )
+    span = observed.server_spans("CreateAnalysis")[-1]
+    assert format(span.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert span.parent is not None and format(span.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert span.attributes is not None
+    assert span.attributes["rpc.system"] == "grpc"
+    assert span.attributes["rpc.service"] == "textlens.v1.AnalysisService"
+    assert span.attributes["rpc.method"] == "CreateAnalysis"
+    assert span.attributes["rpc.grpc.status_code"] == 0
+    children = [
+        s
+        for s in observed.spans.get_finished_spans()
+        if s.parent is not None and s.parent.span_id == span.context.span_id
+    ]
+    assert children, "database statements appear as child spans"
+    assert all(
+        c.kind == SpanKind.CLIENT and c.attributes["db.system"] == "sqlite" for c in children
+    )  # type: ignore[index]
+    assert any(c.attributes["db.operation"] == "INSERT" for c in children)  # type: ignore[index]
+    assert all("Traced." not in str(c.attributes) for c in children), "no texts in spans"
+
+
+async def test_log_lines_carry_the_trace_id(observed: Observed) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        call = analysis_service_pb2_grpc.AnalysisServiceStub(channel).ListAnalyses(
+            analysis_service_pb2.ListAnalysesRequest(), metadata=(("traceparent", TRACEPARENT),)
+        )
+        await call
+        request_id = dict(await call.trailing_metadata())["x-request-id"]
+    line = next(r for r in observed.log_lines() if r.get("request_id") == request_id)
+    assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert line["tenant"] == "tenant-a"
+
+
+async def test_streaming_calls_are_traced_and_end_when_the_stream_ends(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+        request = analysis_service_pb2.AnalyzeStreamRequest(
+            items=[
+                analysis_service_pb2.AnalyzeStreamItem(ref="1", text="Hi.", analysis_type=SENTIMENT)
+            ]
+        )
+        _ = [r async for r in stub.AnalyzeStream(iter([request, request]))]
+        batches = batch_service_pb2_grpc.BatchServiceStub(channel)
+        batch = await batches.CreateBatch(
+            batch_service_pb2.CreateBatchRequest(texts=["One."], analysis_type=SENTIMENT)
+        )
+        _ = [s async for s in batches.WatchBatch(batch_service_pb2.WatchBatchRequest(id=batch.id))]
+    assert observed.server_spans("AnalyzeStream")[-1].attributes["rpc.grpc.status_code"] == 0  # type: ignore[index]
+    assert observed.server_spans("WatchBatch")[-1].attributes["rpc.grpc.status_code"] == 0  # type: ignore[index]
+
+
+async def test_a_cancelled_stream_ends_its_span_as_cancelled(observed: Observed) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+
+        async def endless() -> AsyncIterator[analysis_service_pb2.AnalyzeStreamRequest]:
+            while True:
+                yield analysis_service_pb2.AnalyzeStreamRequest(
+                    items=[
+                        analysis_service_pb2.AnalyzeStreamItem(
+                            ref="r", text="Again.", analysis_type=SENTIMENT
+                        )
+                    ]
+                )
+                await asyncio.sleep(0.01)
+
+        before = len(observed.server_spans("AnalyzeStream"))
+        call = stub.AnalyzeStream(endless())
+        await call.read()
+        call.cancel()
+    for _ in range(100):
+        if len(observed.server_spans("AnalyzeStream")) > before:
+            break
+        await asyncio.sleep(0.05)
+    span = observed.server_spans("AnalyzeStream")[-1]
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]  # type: ignore[index]
+    assert span.status.status_code == StatusCode.ERROR
+
+
+async def test_a_call_refused_by_auth_is_still_logged_traced_and_counted(
+    observed: Observed,
+) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{observed.app.port}") as channel:
+        call = analysis_service_pb2_grpc.AnalysisServiceStub(channel).GetAnalysis(
+            analysis_service_pb2.GetAnalysisRequest(id="x")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
+    line = next(r for r in observed.log_lines() if r.get("request_id") == request_id)
+    assert line["code"] == "UNAUTHENTICATED"
+    span = observed.server_spans("GetAnalysis")[-1]
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]  # type: ignore[index]
+    assert (
+        'grpc_server_handled_total{grpc_code="UNAUTHENTICATED",grpc_method="GetAnalysis",'
+        'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"}'
+    ) in observed.metrics()
+
+
+async def test_metrics_are_served_over_http(observed: Observed) -> None:
+    async with authed_channel(observed.app.port, make_token("metered")) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+        await stub.CreateAnalysis(
+            analysis_service_pb2.CreateAnalysisRequest(text="Count me.", analysis_type=SENTIMENT)
+        )
+        request = analysis_service_pb2.AnalyzeStreamRequest(
+            items=[
+                analysis_service_pb2.AnalyzeStreamItem(
+                    ref=str(i), text="Me too.", analysis_type=SENTIMENT
+                )
+                for i in range(3)
+            ]
+        )
+        _ = [r async for r in stub.AnalyzeStream(iter([request] * 4))]
+    text = observed.metrics()
+    labels = (
+        'grpc_method="AnalyzeStream",grpc_service="textlens.v1.AnalysisService",'
+        'grpc_type="bidi_stream"'
+    )
+    assert f"grpc_server_started_total{{{labels}}}" in text
+    assert f"grpc_server_msg_received_total{{{labels}}}" in text
+    assert f"grpc_server_msg_sent_total{{{labels}}}" in text
+    assert "grpc_server_handling_seconds_bucket{" in text
+    assert 'textlens_analyses_total{analysis_type="SENTIMENT",status="COMPLETED"}' in text
+    assert "textlens_batch_items_pending " in text
+    received = _value(text, f"grpc_server_msg_received_total{{{labels}}}")
+    sent = _value(text, f"grpc_server_msg_sent_total{{{labels}}}")
+    assert received >= 4 and sent >= 4
+
+
+def _value(text: str, series: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(series + " "))
+    return float(line.rsplit(" ", 1)[1])
+
+
+async def test_a_client_streaming_call_goes_through_the_same_interceptors() -> None:
+    """The contract has no client-streaming RPC; a stand-in method checks the fourth kind."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    metrics = PrometheusMetrics()
+
+    async def count(requests: AsyncIterator[bytes], context: Any) -> bytes:
+        return str(len([r async for r in requests])).encode()
+
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor([metrics]), TracingInterceptor(provider)]
+    )
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Counter", {"Count": grpc.stream_unary_rpc_method_handler(count)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            result = await channel.stream_unary("/test.Counter/Count")(iter([b"a", b"b", b"c"]))
+    finally:
+        await server.stop(0)
+    assert result == b"3"
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "test.Counter/Count"
+    labels = ("client_stream", "test.Counter", "Count")
+    assert metrics.received.labels(*labels)._value.get() == 3
+    assert metrics.handled.labels(*labels, "OK")._value.get() == 1
