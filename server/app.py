@@ -30,7 +30,13 @@ from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
 from server.tracing import tracer_provider as make_tracer_provider
 from server.transport.auth import ALL_SCOPES, TokenVerifier, issue_token, load_keys
-from server.transport.grpc_server import TEXTLENS_SERVICES, HealthServicer, create_server
+from server.transport.grpc_server import (
+    TEXTLENS_SERVICES,
+    HealthServicer,
+    create_health_server,
+    create_server,
+    server_credentials,
+)
 from server.transport.interceptors.auth import AuthInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
@@ -39,6 +45,8 @@ from server.transport.servicers import AnalysisServicer, BatchServicer
 log = structlog.get_logger("textlens.app")
 
 PENDING_REFRESH_SECONDS = 5.0
+HEALTH_CHECK_SECONDS = 1.0
+HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -65,6 +73,15 @@ async def prepare_schema(engine: AsyncEngine, *, apply: bool) -> None:
             f"database schema is at revision {current or 'none'}, this server needs "
             f"{migrate.head_revision()}: run `textlens-server migrate` (or `serve --migrate`)"
         )
+
+
+async def database_reachable(engine: AsyncEngine) -> bool:
+    try:
+        async with asyncio.timeout(HEALTH_CHECK_TIMEOUT_SECONDS), engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "not reachable now"
+        return False
+    return True
 
 
 async def close_engine(engine: AsyncEngine) -> None:
@@ -96,7 +113,9 @@ class Application:
         self.metrics = PrometheusMetrics()
         self.port: int | None = None
         self.metrics_port: int | None = None
+        self.health_port: int | None = None
         self._server: grpc.aio.Server | None = None
+        self._health_server: grpc.aio.Server | None = None
         self._engine: AsyncEngine | None = None
         self.workers: list[BatchWorker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -171,10 +190,22 @@ class Application:
             for _ in range(settings.batch_workers)
         ]
         address = f"{settings.host}:{settings.port}"
-        self.port = self._server.add_insecure_port(address)
+        credentials = server_credentials(
+            settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
+        )
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
         if self.port == 0:
             raise RuntimeError(f"could not bind {address}")
         await self._server.start()
+        if settings.health_port is not None:
+            self._health_server = create_health_server(self.health)
+            self.health_port = self._health_server.add_insecure_port(
+                f"{settings.host}:{settings.health_port}"
+            )
+            await self._health_server.start()
         self._worker_tasks = [
             asyncio.create_task(worker.run(self._stopping), name=f"batch-worker-{i}")
             for i, worker in enumerate(self.workers)
@@ -182,11 +213,33 @@ class Application:
         self._worker_tasks.append(
             asyncio.create_task(self._refresh_pending(uow), name="pending-gauge")
         )
+        self._worker_tasks.append(
+            asyncio.create_task(self._watch_database(engine), name="database-health")
+        )
         if settings.metrics_port is not None:
             self.metrics_port = self.metrics.serve(settings.host, settings.metrics_port)
         await self._set_health(SERVING)
         log.info("serving", host=settings.host, port=self.port, metrics_port=self.metrics_port)
         return self.port
+
+    async def _watch_database(self, engine: AsyncEngine) -> None:
+        """Keeps health truthful: the textlens services are NOT_SERVING while the database
+        cannot be reached. The server as a whole ("") stays SERVING, so a liveness probe
+        does not restart a process that is fine and only waiting for its database."""
+        serving = True
+        while not self._stopping.is_set():
+            reachable = await database_reachable(engine)
+            if reachable != serving and not self._stopping.is_set():
+                serving = reachable
+                status = SERVING if reachable else NOT_SERVING
+                for service in TEXTLENS_SERVICES:
+                    await self.health.set(service, status)
+                if reachable:
+                    log.info("database reachable again: serving")
+                else:
+                    log.warning("database unreachable: health NOT_SERVING")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), HEALTH_CHECK_SECONDS)
 
     async def _refresh_pending(self, uow: Callable[[], SqlUnitOfWork]) -> None:
         """Keeps the pending-items gauge current (every replica sees the whole queue)."""
@@ -212,6 +265,9 @@ class Application:
         self._stopping.set()
         await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
         self._server = None
+        if self._health_server is not None:
+            await self._health_server.stop(0)
+            self._health_server = None
         if self._engine is not None:
             await close_engine(self._engine)
         self.metrics.close()

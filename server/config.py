@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
+    # A plaintext port serving only grpc.health.v1, for probes that cannot speak TLS.
+    health_port: int | None = Field(default=None, ge=0, le=65535)
 
     @field_validator("jwt_secret")
     @classmethod

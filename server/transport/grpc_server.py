@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -32,20 +33,60 @@ _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.so_reuseport", 1),
+    # Find clients that vanished without closing (a dead peer holds a stream's resources).
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    # Let clients keep idle connections alive with pings every 10 s or more, instead of
+    # answering their keepalive with a too_many_pings GOAWAY.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    # Long-lived connections pin clients to the replicas that existed when they connected:
+    # after 10 minutes a connection is asked to go away (its calls run on to their end), so
+    # a scale-out or a rollout gets its share of traffic.
+    ("grpc.max_connection_age_ms", 600_000),
+]
+
+
+def server_credentials(
+    cert_file: Path | None, key_file: Path | None, client_ca_file: Path | None
+) -> grpc.ServerCredentials | None:
+    """TLS credentials, requiring client certificates (mTLS) when a client CA is given."""
+    if cert_file is None and key_file is None:
+        if client_ca_file is not None:
+            raise ValueError(
+                "TEXTLENS_TLS_CLIENT_CA_FILE needs TEXTLENS_TLS_CERT_FILE and _KEY_FILE"
+            )
+        return None
+    if cert_file is None or key_file is None:
+        raise ValueError("TEXTLENS_TLS_CERT_FILE and TEXTLENS_TLS_KEY_FILE go together")
+    client_ca = client_ca_file.read_bytes() if client_ca_file is not None else None
+    return grpc.ssl_server_credentials(
+        [(key_file.read_bytes(), cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def create_health_server(health_servicer: Any) -> grpc.aio.Server:
+    """A plaintext server with grpc.health.v1 only: for probes that cannot speak TLS
+    (Kubernetes' native gRPC probes) when the main port requires it."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    return server
+
+
 def create_server(
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
     analysis: AnalysisServicer,
     batches: BatchServicer,
     health_servicer: Any,
 ) -> grpc.aio.Server:
-    server = grpc.aio.server(
-        interceptors=list(interceptors),
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 1),
-        ],
-    )
+    server = grpc.aio.server(interceptors=list(interceptors), options=SERVER_OPTIONS)
     analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(analysis, server)  # type: ignore[no-untyped-call]
     batch_service_pb2_grpc.add_BatchServiceServicer_to_server(batches, server)  # type: ignore[no-untyped-call]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -23,7 +23,7 @@ def server(tmp_path: Path, redis_url: str, name: str) -> ServerProcess:
         {
             "TEXTLENS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / f'{name}.sqlite'}",
             "TEXTLENS_REDIS_URL": redis_url,
-            "TEXTLENS_RATE_LIMIT": "6/minute",
+            "TEXTLENS_RATE_LIMIT": "6/hour",
             "TEXTLENS_BATCH_WORKERS": "0",
         },
         cwd=tmp_path,
