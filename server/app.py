@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 import grpc.aio
@@ -15,21 +17,24 @@ from grpc_health.v1 import health_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.adapters.cache import LruResultCache, RedisResultCache
 from server.adapters.db import migrate
 from server.adapters.db.engine import create_engine, is_sqlite
 from server.adapters.db.tracing import trace_engine
 from server.adapters.db.uow import SqlUnitOfWork
+from server.adapters.db.writer import GroupCommitWriter
 from server.adapters.ratelimit import LimitsRateLimiter
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
+from server.service.analyst import Analyst
 from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
 from server.tracing import tracer_provider as make_tracer_provider
-from server.transport.auth import ALL_SCOPES, TokenVerifier, issue_token, load_keys
+from server.transport.auth import ALL_SCOPES, JwtKeys, TokenVerifier, issue_token, load_keys
 from server.transport.grpc_server import (
     TEXTLENS_SERVICES,
     HealthServicer,
@@ -103,10 +108,14 @@ class Application:
         settings: Settings,
         *,
         migrate_schema: bool = False,
+        check_schema: bool = True,
+        serve_metrics: bool = True,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.settings = settings
         self.migrate_schema = migrate_schema
+        self.check_schema = check_schema
+        self.serve_metrics = serve_metrics
         self.health = HealthServicer()
         self.keys = load_keys(settings)
         self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
@@ -116,6 +125,8 @@ class Application:
         self.health_port: int | None = None
         self._server: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
+        self._writer: GroupCommitWriter | None = None
+        self._cache: LruResultCache | RedisResultCache | None = None
         self._engine: AsyncEngine | None = None
         self.workers: list[BatchWorker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -136,27 +147,40 @@ class Application:
         """Prepares storage, binds the port, starts serving and returns the bound port."""
         settings = self.settings
         self._engine = create_engine(settings.database_url)
-        try:
-            await prepare_schema(self._engine, apply=self.migrate_schema)
-        except BaseException:
-            await self._engine.dispose()
-            raise
+        if self.check_schema:
+            try:
+                await prepare_schema(self._engine, apply=self.migrate_schema)
+            except BaseException:
+                await self._engine.dispose()
+                raise
         engine = self._engine
         trace_engine(engine, self.tracer_provider)
 
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine)
 
-        analyzers = load_analyzers(settings.analyzers)
+        self._cache = (
+            RedisResultCache(settings.redis_url) if settings.redis_url else LruResultCache()
+        )
+        analyst = Analyst(
+            load_analyzers(settings.analyzers), cache=self._cache, metrics=self.metrics
+        )
         pager = Pager(PageTokens(page_token_key(settings)))
         limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
         metrics = self.metrics
         max_chars = settings.max_text_chars
+        self._writer = GroupCommitWriter(engine)
         analyses = AnalysisUseCases(
-            uow, analyzers, pager, max_text_chars=max_chars, limiter=limiter, metrics=metrics
+            uow,
+            analyst,
+            pager,
+            max_text_chars=max_chars,
+            limiter=limiter,
+            metrics=metrics,
+            writer=self._writer,
         )
         streams = StreamUseCases(
-            uow, analyzers, max_text_chars=max_chars, limiter=limiter, metrics=metrics
+            uow, analyst, max_text_chars=max_chars, limiter=limiter, metrics=metrics
         )
         batches = BatchUseCases(
             uow,
@@ -180,7 +204,7 @@ class Application:
         self.workers = [
             BatchWorker(
                 uow,
-                analyzers,
+                analyst,
                 chunk_size=settings.batch_chunk_size,
                 lease_seconds=settings.batch_lease_seconds,
                 idle_seconds=settings.batch_poll_seconds,
@@ -216,7 +240,7 @@ class Application:
         self._worker_tasks.append(
             asyncio.create_task(self._watch_database(engine), name="database-health")
         )
-        if settings.metrics_port is not None:
+        if settings.metrics_port is not None and self.serve_metrics:
             self.metrics_port = self.metrics.serve(settings.host, settings.metrics_port)
         await self._set_health(SERVING)
         log.info("serving", host=settings.host, port=self.port, metrics_port=self.metrics_port)
@@ -264,6 +288,10 @@ class Application:
         await self.health.enter_graceful_shutdown()
         self._stopping.set()
         await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
+        if self._writer is not None:
+            await self._writer.close()
+        if isinstance(self._cache, RedisResultCache):
+            await self._cache.close()
         self._server = None
         if self._health_server is not None:
             await self._health_server.stop(0)
@@ -285,34 +313,77 @@ class Application:
         await asyncio.gather(*self._worker_tasks, return_exceptions=True)
 
 
+def token_banner(secret: str, host: str, port: int) -> str:
+    """What a keyless run prints: a ready-to-use token for this run's random secret."""
+    token = issue_token(
+        JwtKeys("HS256", secret, secret), subject="local", scopes=ALL_SCOPES, ttl_seconds=86400
+    )
+    return (
+        "No TEXTLENS_JWT_SECRET or TEXTLENS_JWT_PUBLIC_KEY_FILE is set, so this run signs "
+        "tokens with a random secret. A token with every scope, valid 24 h:\n"
+        f"  export TEXTLENS_TOKEN={token}\n"
+        f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" {host}:{port} list'
+    )
+
+
+async def prepare_schema_once(settings: Settings, *, apply: bool) -> None:
+    """The schema step of ``serve``, run once by the parent of several server processes."""
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_schema(engine, apply=apply)
+    finally:
+        await engine.dispose()
+
+
 async def serve(
-    settings: Settings, *, migrate_schema: bool = False, banner: TextIO | None = None
+    settings: Settings,
+    *,
+    migrate_schema: bool = False,
+    banner: TextIO | None = None,
+    worker_of: Path | None = None,
 ) -> None:
-    """Runs one server until SIGTERM or SIGINT, then drains and returns."""
-    app = Application(settings, migrate_schema=migrate_schema)
+    """Runs one server until SIGTERM or SIGINT, then drains and returns.
+
+    As one of several processes (``worker_of`` names its readiness file) the parent has
+    already prepared the schema and serves the metrics; the child stops if orphaned.
+    """
+    app = Application(
+        settings,
+        migrate_schema=migrate_schema,
+        check_schema=worker_of is None,
+        serve_metrics=worker_of is None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    orphan_watch: asyncio.Task[None] | None = None
     try:
         port = await app.start()
-        if banner is not None:
+        if worker_of is not None:
+            worker_of.touch()  # noqa: ASYNC240 - one tiny file, once
+            orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
+        elif banner is not None:
             print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
             if app.keys.generated:
-                print(
-                    "No TEXTLENS_JWT_SECRET or TEXTLENS_JWT_PUBLIC_KEY_FILE is set, so this run "
-                    "signs tokens with a random secret. A token with every scope, valid 24 h:\n"
-                    f"  export TEXTLENS_TOKEN={app.token()}\n"
-                    f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" '
-                    f"{settings.host}:{port} list",
-                    file=banner,
-                    flush=True,
-                )
+                secret = str(app.keys.signing_key)
+                print(token_banner(secret, settings.host, port), file=banner, flush=True)
         await stop.wait()
     finally:
+        if orphan_watch is not None:
+            orphan_watch.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await app.stop()
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    parent = os.getppid()
+    # Nothing signals a parent's death to its children; its pid changing does.
+    while os.getppid() == parent:  # noqa: ASYNC110
+        await asyncio.sleep(1)
+    log.warning("parent process gone: stopping")
+    stop.set()
 
 
 async def run_migrations(settings: Settings) -> str | None:

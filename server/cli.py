@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply pending database migrations first (always done for SQLite)",
     )
+    serve.add_argument("--worker-of", type=Path, help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply pending database migrations, then exit")
     token = commands.add_parser(
         "token", help="print a JWT signed with the configured key (TEXTLENS_JWT_SECRET)"
@@ -96,8 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from server import app  # noqa: PLC0415 - keep `--help` fast
 
     try:
+        if args.command == "serve" and settings.workers > 1 and args.worker_of is None:
+            from server.supervisor import Supervisor  # noqa: PLC0415
+
+            return _run(Supervisor(settings, migrate_schema=args.migrate).run(sys.stdout))
         if args.command == "serve":
-            _run(app.serve(settings, migrate_schema=args.migrate, banner=sys.stdout))
+            _run(
+                app.serve(
+                    settings,
+                    migrate_schema=args.migrate,
+                    banner=sys.stdout,
+                    worker_of=args.worker_of,
+                )
+            )
         elif args.command == "migrate":
             revision = _run(app.run_migrations(settings))
             print(f"database schema at revision {revision}")

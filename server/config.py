@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _cpu_count() -> int:
-    return os.cpu_count() or 1
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a
+    container's limit), which os.cpu_count() ignores."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            count = min(count or 1, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count or 1)
 
 
 class Settings(BaseSettings):

@@ -73,6 +73,13 @@ class PrometheusMetrics:
             "textlens_batch_items_pending",
             "Batch items not yet analysed (pending or claimed), across all replicas.",
             registry=r,
+            multiprocess_mode="max",  # every process reads the same shared queue
+        )
+        self.cache = Counter(
+            "textlens_result_cache_lookups",
+            "Result-cache lookups, by outcome (hit or miss).",
+            ("outcome",),
+            registry=r,
         )
         self._server: WSGIServer | None = None
 
@@ -91,6 +98,12 @@ class PrometheusMetrics:
     def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
         for analysis in analyses:
             self.analyses.labels(analysis.analysis_type.name, analysis.status.name).inc()
+
+    def cache_lookups(self, *, hits: int, misses: int) -> None:
+        if hits:
+            self.cache.labels("hit").inc(hits)
+        if misses:
+            self.cache.labels("miss").inc(misses)
 
     def serve(self, host: str, port: int) -> int:
         """Serves /metrics on a thread; returns the bound port."""

@@ -2,100 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import structlog
 
-from server.domain.analyzers.base import Analyzer
 from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument, NotFound
 from server.domain.model import (
     Analysis,
     AnalysisStatus,
     AnalysisType,
     BatchStatus,
-    new_id,
     payload_hash,
 )
 from server.domain.validation import require_id, validate_analysis_request
+from server.service.analyst import Analyst, Job
 from server.service.paging import Page, Pager
 from server.service.ports import (
     AnalysisFilter,
+    AnalysisWriter,
     DuplicateRequestId,
     Metrics,
     NoLimit,
     NoMetrics,
     RateLimiter,
+    TransactionalWriter,
     UnitOfWorkFactory,
 )
 
 log = structlog.get_logger("textlens.analyses")
-
-ANALYZER_FAILED_MESSAGE = "the analyzer could not process this text"
-
-Clock = Callable[[], datetime]
-T = TypeVar("T")
-
-# Analysis runs on the event loop; long runs hand it back this often so calls keep flowing.
-_SLICE_SECONDS = 0.005
-
-
-async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
-    """Iterates, yielding to the event loop whenever a slice of CPU time has been used."""
-    started = time.perf_counter()
-    for item in items:
-        yield item
-        if time.perf_counter() - started > _SLICE_SECONDS:
-            await asyncio.sleep(0)
-            started = time.perf_counter()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def analyze(
-    analyzer: Analyzer,
-    *,
-    tenant: str,
-    text: str,
-    clock: Clock = utc_now,
-    batch_id: str | None = None,
-    batch_item: int | None = None,
-    request_id: str | None = None,
-) -> Analysis:
-    """Runs the analyzer on a validated text; a failure is recorded, never raised."""
-    created = clock()
-    start = time.perf_counter()
-    try:
-        result = analyzer.analyze(text)
-    except Exception:
-        # The message stored for the caller says nothing of the cause; the log does.
-        log.exception("analyzer failed", analyzer=analyzer.info.name)
-        result = None
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    done = clock()
-    return Analysis(
-        id=new_id(),
-        tenant=tenant,
-        text=text,
-        analysis_type=analyzer.analysis_type,
-        status=AnalysisStatus.COMPLETED if result is not None else AnalysisStatus.FAILED,
-        result=result,
-        error_message="" if result is not None else ANALYZER_FAILED_MESSAGE,
-        processing_time_ms=round(elapsed_ms, 3),
-        create_time=created,
-        update_time=done,
-        process_time=done,
-        batch_id=batch_id,
-        batch_item=batch_item,
-        request_id=request_id,
-        payload_hash=payload_hash(analyzer.analysis_type, text) if request_id else None,
-    )
-
 
 E = TypeVar("E", AnalysisType, AnalysisStatus, BatchStatus)
 
@@ -113,21 +47,21 @@ class AnalysisUseCases:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        analyzers: Mapping[AnalysisType, Analyzer],
+        analyst: Analyst,
         pager: Pager,
         *,
         max_text_chars: int,
         limiter: RateLimiter | None = None,
         metrics: Metrics | None = None,
-        clock: Clock = utc_now,
+        writer: AnalysisWriter | None = None,
     ) -> None:
         self._uow = uow
-        self._analyzers = analyzers
+        self._writer = writer or TransactionalWriter(uow)
+        self._analyst = analyst
         self._pager = pager
         self._limiter = limiter or NoLimit()
         self._metrics = metrics or NoMetrics()
         self._max_text_chars = max_text_chars
-        self._clock = clock
 
     async def create(
         self, tenant: str, text: str, analysis_type: int, request_id: str = ""
@@ -141,13 +75,9 @@ class AnalysisUseCases:
             if stored is not None:
                 return _replay(stored, payload_hash(kind, text))
         await self._limiter.acquire(tenant, 1)
-        analysis = analyze(
-            self._analyzers[kind], tenant=tenant, text=text, clock=self._clock, request_id=key
-        )
+        (analysis,) = await self._analyst.run(tenant, [Job(text, kind, request_id=key)])
         try:
-            async with self._uow() as uow:
-                await uow.analyses.add(analysis)
-                await uow.commit()
+            await self._writer.store(analysis)
         except DuplicateRequestId:
             # A concurrent retry with the same key won the race: answer as it did.
             assert key is not None

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from server.domain.errors import AlreadyExists, ErrorReason, FailedPrecondition, NotFound
 from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payload_hash
 from server.domain.validation import require_id, validate_batch_request
-from server.service.analyses import Clock, enum_filter, utc_now
+from server.service.analyses import enum_filter
+from server.service.analyst import Clock, utc_now
 from server.service.concurrency import run_to_completion
 from server.service.paging import Page, Pager
 from server.service.ports import (

@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from server.domain.analyzers.base import AnalysisResult
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
 from server.service.paging import PageRequest
 
@@ -121,6 +122,11 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
+class AnalysisWriter(Protocol):
+    async def store(self, analysis: Analysis) -> None:
+        """Stores one new analysis durably; DuplicateRequestId if its request id is taken."""
+
+
 class RateLimiter(Protocol):
     async def acquire(self, tenant: str, cost: int = 1) -> None:
         """Charges ``cost`` texts to the tenant's budget, or raises ResourceExhausted."""
@@ -129,6 +135,17 @@ class RateLimiter(Protocol):
 class Metrics(Protocol):
     def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
         """Counts stored analyses by type and status."""
+
+    def cache_lookups(self, *, hits: int, misses: int) -> None:
+        """Counts result-cache hits and misses."""
+
+
+class ResultCache(Protocol):
+    """Analysis results by cache key; a cache that fails answers with misses."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[AnalysisResult | None]: ...
+
+    async def put_many(self, items: Sequence[tuple[str, AnalysisResult]]) -> None: ...
 
 
 class NoLimit:
@@ -141,3 +158,18 @@ class NoLimit:
 class NoMetrics:
     def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
         return None
+
+    def cache_lookups(self, *, hits: int, misses: int) -> None:
+        return None
+
+
+class TransactionalWriter:
+    """An AnalysisWriter that gives every analysis a transaction of its own."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def store(self, analysis: Analysis) -> None:
+        async with self._uow() as uow:
+            await uow.analyses.add(analysis)
+            await uow.commit()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from server.domain.analyzers.base import Analyzer
 from server.domain.errors import (
     ErrorReason,
     FieldViolation,
@@ -17,7 +16,7 @@ from server.domain.errors import (
 )
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
-from server.service.analyses import Clock, analyze, cooperatively, utc_now
+from server.service.analyst import Analyst, Job
 from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
 MAX_ITEMS_PER_MESSAGE = 1_000
@@ -77,20 +76,18 @@ class StreamUseCases:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        analyzers: Mapping[AnalysisType, Analyzer],
+        analyst: Analyst,
         *,
         max_text_chars: int,
         limiter: RateLimiter | None = None,
         metrics: Metrics | None = None,
-        clock: Clock = utc_now,
         pipeline_depth: int = PIPELINE_DEPTH,
     ) -> None:
         self._uow = uow
         self._limiter = limiter or NoLimit()
         self._metrics = metrics or NoMetrics()
-        self._analyzers = analyzers
+        self._analyst = analyst
         self._max_text_chars = max_text_chars
-        self._clock = clock
         self._depth = pipeline_depth
 
     async def analyze_message(self, tenant: str, items: Sequence[StreamItem]) -> MessageOutcome:
@@ -109,19 +106,20 @@ class StreamUseCases:
                 checked.append(error)
         valid = sum(1 for c in checked if not isinstance(c, InvalidArgument))
         admitted, over_limit = await self._admit(tenant, valid)
+        jobs: list[Job] = []
+        for check in checked:
+            if not isinstance(check, InvalidArgument) and len(jobs) < admitted:
+                jobs.append(Job(*check))
+        analyses = iter(await self._analyst.run(tenant, jobs))
         outcomes = []
-        async for item, check in cooperatively(zip(items, checked, strict=True)):
+        for item, check in zip(items, checked, strict=True):
             if isinstance(check, InvalidArgument):
                 outcomes.append(ItemOutcome(item.ref, error=check))
             elif admitted == 0:
                 outcomes.append(ItemOutcome(item.ref, error=over_limit))
             else:
                 admitted -= 1
-                text, kind = check
-                analysis = analyze(
-                    self._analyzers[kind], tenant=tenant, text=text, clock=self._clock
-                )
-                outcomes.append(ItemOutcome(item.ref, analysis=analysis))
+                outcomes.append(ItemOutcome(item.ref, analysis=next(analyses)))
         return outcomes
 
     async def _admit(self, tenant: str, count: int) -> tuple[int, ResourceExhausted | None]:

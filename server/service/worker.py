@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import uuid
-from collections.abc import Mapping
 from datetime import timedelta
 
 import structlog
 
-from server.domain.analyzers.base import Analyzer
 from server.domain.errors import Unavailable
-from server.domain.model import Analysis, AnalysisType
-from server.service.analyses import Clock, analyze, cooperatively, utc_now
+from server.domain.model import Analysis
+from server.service.analyst import Analyst, Clock, Job, utc_now
 from server.service.concurrency import run_to_completion
 from server.service.ports import ClaimedItem, Metrics, NoMetrics, UnitOfWorkFactory
 
@@ -32,7 +31,7 @@ class BatchWorker:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        analyzers: Mapping[AnalysisType, Analyzer],
+        analyst: Analyst,
         *,
         owner: str | None = None,
         chunk_size: int = 64,
@@ -44,7 +43,7 @@ class BatchWorker:
     ) -> None:
         self._metrics = metrics or NoMetrics()
         self._uow = uow
-        self._analyzers = analyzers
+        self._analyst = analyst
         self.owner = owner or worker_name()
         self._chunk_size = chunk_size
         self._lease = timedelta(seconds=lease_seconds)
@@ -100,17 +99,15 @@ class BatchWorker:
         return len(items)
 
     async def _analyze(self, items: list[ClaimedItem]) -> list[Analysis]:
-        return [
-            analyze(
-                self._analyzers[item.analysis_type],
-                tenant=item.tenant,
-                text=item.text,
-                clock=self._clock,
-                batch_id=item.batch_id,
-                batch_item=item.item,
-            )
-            async for item in cooperatively(items)
-        ]
+        # A chunk may mix batches of several tenants: each run belongs to one tenant.
+        analyses: list[Analysis] = []
+        for tenant, run in itertools.groupby(items, key=lambda item: item.tenant):
+            jobs = [
+                Job(item.text, item.analysis_type, batch_id=item.batch_id, batch_item=item.item)
+                for item in run
+            ]
+            analyses += await self._analyst.run(tenant, jobs)
+        return analyses
 
     async def release(self) -> int:
         """Returns this worker's unfinished claims to the pool for other workers."""

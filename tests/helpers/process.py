@@ -27,6 +27,8 @@ class ServerProcess:
             "TEXTLENS_PORT": "0",
             "TEXTLENS_JWT_SECRET": TEST_SECRET,
             "TEXTLENS_RATE_LIMIT": UNLIMITED,
+            # One process unless a test asks for more: signals and kills then reach the server.
+            "TEXTLENS_WORKERS": "1",
             "TEXTLENS_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
             **env,

@@ -17,7 +17,7 @@ from server.adapters.db.engine import create_engine
 from server.adapters.db.uow import SqlUnitOfWork
 from server.domain.analyzers import default_analyzers
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id
-from server.service.analyses import analyze
+from server.service.analyst import analyze
 from server.service.paging import Cursor, Order, PageRequest
 from server.service.ports import AnalysisFilter, DuplicateRequestId
 

@@ -7,7 +7,8 @@ from helpers.fakes import FakeQualityAnalyzer, FakeUnitOfWork
 
 from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument, NotFound
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType
-from server.service.analyses import ANALYZER_FAILED_MESSAGE, AnalysisUseCases
+from server.service.analyses import AnalysisUseCases
+from server.service.analyst import ANALYZER_FAILED_MESSAGE, Analyst
 from server.service.paging import Pager, PageTokens
 
 QUALITY = int(AnalysisType.QUALITY)
@@ -27,7 +28,7 @@ def analyzer() -> FakeQualityAnalyzer:
 def use_cases(store: dict[str, Analysis], analyzer: FakeQualityAnalyzer) -> AnalysisUseCases:
     return AnalysisUseCases(
         lambda: FakeUnitOfWork(store),
-        {AnalysisType.QUALITY: analyzer},  # type: ignore[dict-item]
+        Analyst({AnalysisType.QUALITY: analyzer}),
         Pager(PageTokens(b"k")),
         max_text_chars=50,
     )

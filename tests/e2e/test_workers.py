@@ -1,0 +1,72 @@
+"""TEXTLENS_WORKERS: several server processes behind one port, one supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+from helpers.auth import authed_channel
+from helpers.process import ServerProcess
+from helpers.redis import free_port
+
+from textlens.v1 import analysis_service_pb2, analysis_service_pb2_grpc
+
+REQUEST = analysis_service_pb2.CreateAnalysisRequest(text="Spread me.", analysis_type=1)
+
+
+def children(process: ServerProcess) -> list[psutil.Process]:
+    return psutil.Process(process.pid).children()
+
+
+async def create_over_connections(target: str, connections: int, calls: int) -> None:
+    async def one_connection(i: int) -> None:
+        # A distinct channel option makes a distinct connection (the kernel spreads those).
+        async with authed_channel(
+            target, options=[("grpc.primary_user_agent", f"c{i}")]
+        ) as channel:
+            stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+            for _ in range(calls):
+                await stub.CreateAnalysis(REQUEST, timeout=30)
+
+    await asyncio.gather(*(one_connection(i) for i in range(connections)))
+
+
+async def test_two_processes_share_the_port_and_the_metrics(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    env = {
+        "TEXTLENS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        "TEXTLENS_WORKERS": "2",
+        "TEXTLENS_METRICS_PORT": str(metrics_port),
+    }
+    with ServerProcess(env, cwd=tmp_path) as process:
+        assert len(children(process)) == 2
+        await create_over_connections(process.target, connections=16, calls=5)
+        serving = {r["pid"] for r in process.log_records() if r.get("event") == "rpc"}
+        assert len(serving) == 2, "both processes answered calls"
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        text = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(url, timeout=5).read().decode()
+        )
+        assert 'textlens_analyses_total{analysis_type="SENTIMENT",status="COMPLETED"} 80.0' in text
+        _first, second = children(process)
+        second.kill()  # a process that dies is replaced
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready = {r["pid"] for r in process.log_records() if r.get("event") == "serving"}
+            alive = {c.pid for c in children(process) if c.status() != "zombie"}
+            if len(alive) == 2 and second.pid not in alive and alive <= ready:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the dead process was not replaced")
+        await create_over_connections(process.target, connections=4, calls=2)
+        pids = [c.pid for c in children(process)]
+        process.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait) == 0
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
+    )
