@@ -9,15 +9,56 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
 
+from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
 from server.service.concurrency import run_to_completion
 from server.transport.context import current_call
 
 ScopeFactory = Callable[[grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A request message that failed to parse: answered INVALID_ARGUMENT by the handler
+    (grpc would report a deserializer's exception as UNKNOWN, with its internals)."""
+
+    type_name: str
+
+
+def _safe(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError:
+            owner = getattr(parse, "__self__", None)
+            return Undecodable(getattr(owner, "__name__", "request"))
+
+    return deserialize
+
+
+def _decoded(request: Any) -> Any:
+    if isinstance(request, Undecodable):
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    "request",
+                    f"is not a valid encoding of {request.type_name} (corrupt bytes, or a "
+                    "string that is not UTF-8)",
+                    ErrorReason.REQUEST_MALFORMED,
+                )
+            ]
+        )
+    return request
 
 
 def _count(sent: int = 0, received: int = 0) -> None:
@@ -27,10 +68,10 @@ def _count(sent: int = 0, received: int = 0) -> None:
         call.messages_received += received
 
 
-async def _counted(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     async for request in requests:
         _count(received=1)
-        yield request
+        yield _decoded(request)
 
 
 async def _write_all(result: Any, context: Any) -> None:
@@ -65,12 +106,14 @@ def wrap_handler(
     handler: grpc.RpcMethodHandler[Any, Any],
     scope: ScopeFactory,
     *,
-    count_messages: bool = False,
+    outermost: bool = False,
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """A handler that runs ``handler``'s behaviour inside ``scope(context)``; with
-    ``count_messages`` (for the outermost wrapper only) it also counts messages."""
+    """A handler that runs ``handler``'s behaviour inside ``scope(context)``. The outermost
+    wrapper (``outermost``) also counts messages and answers undecodable requests."""
     kwargs = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": (
+            _safe(handler.request_deserializer) if outermost else handler.request_deserializer
+        ),
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary is not None:
@@ -78,10 +121,11 @@ def wrap_handler(
 
         async def unary_unary_behaviour(request: Any, context: Any) -> Any:
             async with scope(context):
-                if count_messages:
+                if outermost:
                     _count(received=1)
+                    request = _decoded(request)
                 response = await _unary_result(unary_unary(request, context))
-                if count_messages:
+                if outermost:
                     _count(sent=1)
                 return response
 
@@ -91,8 +135,9 @@ def wrap_handler(
 
         async def unary_stream_behaviour(request: Any, context: Any) -> None:
             async with scope(context):
-                if count_messages:
+                if outermost:
                     _count(received=1)
+                    request = _decoded(request)
                 await _write_all(unary_stream(request, context), context)
 
         return grpc.unary_stream_rpc_method_handler(unary_stream_behaviour, **kwargs)
@@ -101,10 +146,10 @@ def wrap_handler(
 
         async def stream_unary_behaviour(requests: Any, context: Any) -> Any:
             async with scope(context):
-                if count_messages:
-                    requests = _counted(requests)
+                if outermost:
+                    requests = _checked(requests)
                 response = await _unary_result(stream_unary(requests, context))
-                if count_messages:
+                if outermost:
                     _count(sent=1)
                 return response
 
@@ -114,8 +159,8 @@ def wrap_handler(
 
     async def stream_stream_behaviour(requests: Any, context: Any) -> None:
         async with scope(context):
-            if count_messages:
-                requests = _counted(requests)
+            if outermost:
+                requests = _checked(requests)
             await _write_all(stream_stream(requests, context), context)
 
     return grpc.stream_stream_rpc_method_handler(stream_stream_behaviour, **kwargs)

@@ -47,8 +47,8 @@ class ScopeInterceptor(ServerInterceptor, abc.ABC):
     """Runs ``scope(method, context)`` around the behaviour of every call it applies to,
     unary and streaming alike, so that it sees the call's real outcome and duration."""
 
-    # Set on the outermost interceptor only, so each message is counted once.
-    counts_messages = False
+    # Set on the outermost interceptor only: it counts messages and vets their decoding.
+    outermost = False
 
     def applies_to(self, method: str) -> bool:
         return True
@@ -71,5 +71,5 @@ class ScopeInterceptor(ServerInterceptor, abc.ABC):
         return wrap_handler(
             handler,
             lambda context: self.scope(method, context),
-            count_messages=self.counts_messages,
+            outermost=self.outermost,
         )

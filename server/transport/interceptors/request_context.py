@@ -68,7 +68,7 @@ class RequestContextInterceptor(ScopeInterceptor):
     """Gives each call a request id, maps errors to statuses, and reports each finished
     call once: one log line, and to every observer (metrics)."""
 
-    counts_messages = True
+    outermost = True
 
     def __init__(self, observers: Sequence[CallObserver] = ()) -> None:
         self._observers = tuple(observers)
