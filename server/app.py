@@ -26,6 +26,7 @@ from server.adapters.db.writer import GroupCommitWriter
 from server.adapters.ratelimit import LimitsRateLimiter
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
+from server.domain.errors import SchemaOutOfDate
 from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
@@ -34,7 +35,13 @@ from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
 from server.tracing import tracer_provider as make_tracer_provider
-from server.transport.auth import ALL_SCOPES, JwtKeys, TokenVerifier, issue_token, load_keys
+from server.transport.auth import (
+    ALL_SCOPES,
+    TokenVerifier,
+    issue_token,
+    load_keys,
+    token_banner,
+)
 from server.transport.grpc_server import (
     TEXTLENS_SERVICES,
     HealthServicer,
@@ -55,10 +62,6 @@ HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database schema is older than this server; run `textlens-server migrate`."""
 
 
 def page_token_key(settings: Settings) -> bytes:
@@ -311,19 +314,6 @@ class Application:
         for task in late:
             task.cancel()
         await asyncio.gather(*self._worker_tasks, return_exceptions=True)
-
-
-def token_banner(secret: str, host: str, port: int) -> str:
-    """What a keyless run prints: a ready-to-use token for this run's random secret."""
-    token = issue_token(
-        JwtKeys("HS256", secret, secret), subject="local", scopes=ALL_SCOPES, ttl_seconds=86400
-    )
-    return (
-        "No TEXTLENS_JWT_SECRET or TEXTLENS_JWT_PUBLIC_KEY_FILE is set, so this run signs "
-        "tokens with a random secret. A token with every scope, valid 24 h:\n"
-        f"  export TEXTLENS_TOKEN={token}\n"
-        f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" {host}:{port} list'
-    )
 
 
 async def prepare_schema_once(settings: Settings, *, apply: bool) -> None:

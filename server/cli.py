@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives import serialization
 
 from server.config import Settings
-from server.domain.errors import Unavailable
+from server.domain.errors import SchemaOutOfDate, Unavailable
 from server.logs import configure_logging
 from server.transport.auth import ALL_SCOPES, issue_token, load_keys
 
@@ -94,13 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "token":
         return _token(settings, args)
-    from server import app  # noqa: PLC0415 - keep `--help` fast
-
     try:
         if args.command == "serve" and settings.workers > 1 and args.worker_of is None:
+            # The parent only watches its children: it never loads the service itself.
             from server.supervisor import Supervisor  # noqa: PLC0415
 
             return _run(Supervisor(settings, migrate_schema=args.migrate).run(sys.stdout))
+        from server import app  # noqa: PLC0415 - keep `--help` and the supervisor light
+
         if args.command == "serve":
             _run(
                 app.serve(
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "migrate":
             revision = _run(app.run_migrations(settings))
             print(f"database schema at revision {revision}")
-    except (app.SchemaOutOfDate, Unavailable) as exc:
+    except (SchemaOutOfDate, Unavailable) as exc:
         print(f"textlens-server: {exc}", file=sys.stderr)
         return 2
     return 0

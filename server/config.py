@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=_cpu_count, ge=1)
     # Background batch work, per server process.
     batch_workers: int = Field(default=1, ge=0)
-    batch_chunk_size: int = Field(default=64, ge=1, le=1000)
+    batch_chunk_size: int = Field(default=256, ge=1, le=1000)
     batch_lease_seconds: float = Field(default=30.0, gt=0)
     batch_poll_seconds: float = Field(default=1.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -26,11 +27,48 @@ from typing import Any, TextIO
 import structlog
 
 from server.config import Settings
+from server.domain.errors import SchemaOutOfDate, Unavailable
 
 log = structlog.get_logger("textlens.supervisor")
 
 RESTART_DELAY_SECONDS = 1.0
 READY_TIMEOUT_SECONDS = 60.0
+
+
+_SCHEMA_STEP = "import sys, server.supervisor as s; s.prepare_schema(sys.argv[1] == 'apply')"
+_SCHEMA_REFUSED = 3
+
+
+def prepare_schema(apply: bool) -> None:
+    """The schema step, in a process of its own: a refusal goes to stderr as one JSON line
+    (its kind and message) for the parent to raise again."""
+    from server.app import prepare_schema_once  # noqa: PLC0415 - only in that process
+
+    try:
+        asyncio.run(prepare_schema_once(Settings(), apply=apply))
+    except (SchemaOutOfDate, Unavailable) as exc:
+        refusal = {"kind": type(exc).__name__, "message": str(exc)}
+        print(json.dumps(refusal), file=sys.stderr)
+        sys.exit(_SCHEMA_REFUSED)
+
+
+async def _prepare_schema_elsewhere(*, apply: bool) -> None:
+    step = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _SCHEMA_STEP,
+        "apply" if apply else "check",
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, stderr = await step.communicate()
+    error = stderr.decode(errors="replace").strip()
+    if step.returncode == _SCHEMA_REFUSED:
+        refusal = json.loads(error.rpartition("\n")[2])  # its last line, after any logs
+        kind = SchemaOutOfDate if refusal["kind"] == "SchemaOutOfDate" else Unavailable
+        raise kind(refusal["message"])
+    if step.returncode != 0:
+        raise RuntimeError(f"the schema step failed ({step.returncode}): {error[-2000:]}")
 
 
 def free_port(host: str) -> int:
@@ -80,9 +118,9 @@ class Supervisor:
         )
 
     async def run(self, banner: TextIO | None) -> int:
-        from server.app import prepare_schema_once  # noqa: PLC0415
-
-        await prepare_schema_once(self.settings, apply=self.migrate_schema)
+        # The schema step needs the whole service's imports: it runs in a process of its
+        # own, so that this one, which lives as long as the children, stays small.
+        await _prepare_schema_elsewhere(apply=self.migrate_schema)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -171,6 +209,6 @@ class Supervisor:
             flush=True,
         )
         if self.generated_secret is not None:
-            from server.app import token_banner  # noqa: PLC0415
+            from server.transport.auth import token_banner  # noqa: PLC0415
 
             print(token_banner(self.generated_secret, host, self.port), file=banner, flush=True)

@@ -33,7 +33,7 @@ def _type_of(key: str) -> AnalysisType:
 class LruResultCache:
     """The most recently used results of this process, up to ``max_entries``."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 2_048) -> None:
         self._entries: OrderedDict[str, AnalysisResult] = OrderedDict()
         self._max = max_entries
 

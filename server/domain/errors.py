@@ -158,3 +158,7 @@ class Unavailable(TextLensError):
 
 class NotImplementedYet(TextLensError):
     default_reason = ErrorReason.NOT_IMPLEMENTED
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database schema is older than this server; run `textlens-server migrate`."""

@@ -83,9 +83,16 @@ class BatchRepository(Protocol):
         """Marks the batch cancelled and its pending items never to be processed."""
 
     async def claim(
-        self, owner: str, limit: int, now: datetime, lease_until: datetime
+        self,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+        after: tuple[str, int] | None = None,
     ) -> list[ClaimedItem]:
-        """Leases up to ``limit`` pending items (or items whose lease expired) to ``owner``."""
+        """Leases up to ``limit`` pending items (or items whose lease expired) to ``owner``,
+        in (batch, item) order, starting after the key ``after`` when given (the last item
+        this worker claimed) and wrapping around to the first."""
 
     async def complete(self, owner: str, results: Sequence[Analysis], now: datetime) -> int:
         """Stores the results of claimed items, at most one per item, marks the items done and

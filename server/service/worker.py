@@ -50,6 +50,7 @@ class BatchWorker:
         self._idle = idle_seconds
         self._wake = wake or asyncio.Event()
         self._clock = clock
+        self._after: tuple[str, int] | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Works until ``stopping`` is set; then releases whatever it still holds."""
@@ -86,10 +87,16 @@ class BatchWorker:
         """Claims one chunk, analyses it and stores the results; returns how many items."""
         now = self._clock()
         async with self._uow() as uow:
-            items = await uow.batches.claim(self.owner, self._chunk_size, now, now + self._lease)
+            items = await uow.batches.claim(
+                self.owner, self._chunk_size, now, now + self._lease, after=self._after
+            )
             await uow.commit()
         if not items:
+            self._after = None
             return 0
+        # The next claim starts past this one: the items before it are taken or done, and
+        # starting from the first pending item again would step over all of them.
+        self._after = max((item.batch_id, item.item) for item in items)
         results = await self._analyze(items)
         async with self._uow() as uow:
             stored = await uow.batches.complete(self.owner, results, self._clock())

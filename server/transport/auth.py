@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,9 +99,16 @@ def load_keys(settings: Settings) -> JwtKeys:
     return JwtKeys("HS256", secret, secret, issuer, audience, generated=True)
 
 
+# Verified tokens remembered, so that a client reusing its token (as clients do) pays for
+# the signature check once, not on every call. Bounded; an entry is good until its `exp`.
+VERIFIED_CACHE_SIZE = 4096
+
+
 class TokenVerifier:
-    def __init__(self, keys: JwtKeys) -> None:
+    def __init__(self, keys: JwtKeys, *, cache_size: int = VERIFIED_CACHE_SIZE) -> None:
         self._keys = keys
+        self._cache_size = cache_size
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def verify(self, authorization: str | None) -> Principal:
         """The principal of an ``authorization: Bearer <JWT>`` value, or Unauthenticated."""
@@ -115,7 +123,22 @@ class TokenVerifier:
                 "the authorization metadata must be 'Bearer <token>'",
                 reason=ErrorReason.TOKEN_MALFORMED,
             )
-        claims = self._decode(token.strip())
+        token = token.strip()
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]  # decoding it again raises TOKEN_EXPIRED
+        claims = self._decode(token)
+        principal = self._principal(claims)
+        self._verified[token] = (principal, float(claims["exp"]))
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _principal(self, claims: Mapping[str, Any]) -> Principal:
         subject = claims.get("sub")
         tenant = claims.get("tenant") or subject
         if not isinstance(subject, str) or not subject:
@@ -194,3 +217,16 @@ def issue_token(
     if keys.audience:
         claims["aud"] = keys.audience
     return jwt.encode(claims, key, algorithm=keys.algorithm)
+
+
+def token_banner(secret: str, host: str, port: int) -> str:
+    """What a keyless run prints: a ready-to-use token for this run's random secret."""
+    token = issue_token(
+        JwtKeys("HS256", secret, secret), subject="local", scopes=ALL_SCOPES, ttl_seconds=86400
+    )
+    return (
+        "No TEXTLENS_JWT_SECRET or TEXTLENS_JWT_PUBLIC_KEY_FILE is set, so this run signs "
+        "tokens with a random secret. A token with every scope, valid 24 h:\n"
+        f"  export TEXTLENS_TOKEN={token}\n"
+        f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" {host}:{port} list'
+    )

@@ -17,7 +17,8 @@ from helpers.databases import database_url, temporary_database
 from server.adapters.db import migrate
 from server.adapters.db.engine import create_engine
 from server.adapters.db.tables import Base
-from server.app import Application, SchemaOutOfDate
+from server.app import Application
+from server.domain.errors import SchemaOutOfDate
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -42,10 +43,17 @@ async def test_migrations_build_exactly_the_schema_the_models_describe(
             await engine.dispose()
 
 
-def run_cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, url: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "server", *args],
-        env={**os.environ, "TEXTLENS_DATABASE_URL": url, "TEXTLENS_LOG_FORMAT": "json"},
+        env={
+            **os.environ,
+            "TEXTLENS_DATABASE_URL": url,
+            "TEXTLENS_LOG_FORMAT": "json",
+            **(env or {}),
+        },
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -88,3 +96,18 @@ async def test_an_unreachable_database_fails_fast_with_one_clear_line(tmp_path: 
         "textlens-server: the database is unavailable; retry later"
     )
     assert "Traceback" not in result.stderr
+
+
+async def test_several_processes_refuse_an_unmigrated_postgresql_before_starting_any(
+    tmp_path: Path,
+) -> None:
+    async with temporary_database() as url:
+        env = {"TEXTLENS_WORKERS": "2", "TEXTLENS_PORT": "0"}
+        refused = await asyncio.to_thread(run_cli, "serve", url=url, cwd=tmp_path, env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert "run `textlens-server migrate`" in refused.stderr
+
+        applied = await asyncio.to_thread(
+            run_cli, "migrate", url=url, cwd=tmp_path, env={"TEXTLENS_WORKERS": "2"}
+        )
+        assert applied.returncode == 0, applied.stderr

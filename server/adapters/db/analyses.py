@@ -13,13 +13,13 @@ from sqlalchemy import (
     Uuid,
     delete,
     func,
-    insert,
     literal,
     select,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translated
 from server.adapters.db.tables import AnalysisRow, UTCDateTime
 from server.domain.analyzers.base import result_from_dict
@@ -37,26 +37,6 @@ def parse_uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except (ValueError, AttributeError, TypeError):
         return None
-
-
-def to_row(analysis: Analysis) -> dict[str, Any]:
-    return {
-        "id": uuid.UUID(analysis.id),
-        "tenant": analysis.tenant,
-        "text": analysis.text,
-        "analysis_type": int(analysis.analysis_type),
-        "status": int(analysis.status),
-        "result": analysis.result.to_dict() if analysis.result is not None else None,
-        "error_message": analysis.error_message,
-        "processing_time_ms": analysis.processing_time_ms,
-        "batch_id": uuid.UUID(analysis.batch_id) if analysis.batch_id else None,
-        "batch_item": analysis.batch_item,
-        "request_id": analysis.request_id,
-        "payload_hash": analysis.payload_hash,
-        "create_time": analysis.create_time,
-        "update_time": analysis.update_time,
-        "process_time": analysis.process_time,
-    }
 
 
 def from_row(row: Row[Any]) -> Analysis:
@@ -98,12 +78,11 @@ class SqlAnalysisRepository:
 
     @translated
     async def add(self, analysis: Analysis) -> None:
-        await self._connection.execute(insert(T), [to_row(analysis)])
+        await insert_analyses(self._connection, [analysis])
 
     @translated
     async def add_many(self, analyses: Sequence[Analysis]) -> None:
-        if analyses:
-            await self._connection.execute(insert(T), [to_row(a) for a in analyses])
+        await insert_analyses(self._connection, analyses)
 
     @translated
     async def get(self, tenant: str, analysis_id: str) -> Analysis | None:

@@ -18,15 +18,16 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.adapters.db.analyses import parse_uuid, to_row
+from server.adapters.db.analyses import parse_uuid
+from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translated
 from server.adapters.db.tables import AnalysisRow, BatchItemRow, BatchRow, ItemState, UTCDateTime
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
@@ -67,6 +68,26 @@ def _conditions(tenant: str, where: BatchFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _items(keys: Sequence[tuple[uuid.UUID, int]]) -> ColumnElement[bool]:
+    """Items by key: per batch, ``batch_id = b AND item BETWEEN lo AND hi AND item IN
+    (...)``. The range lets the primary key index find a chunk (items claimed together are
+    mostly consecutive) in one descent whatever the table's statistics say; a row-value
+    IN list of hundreds of keys would become an OR of as many branches instead."""
+    by_batch: dict[uuid.UUID, list[int]] = {}
+    for batch_id, item in keys:
+        by_batch.setdefault(batch_id, []).append(item)
+    return or_(
+        *(
+            and_(
+                I.c.batch_id == batch_id,
+                I.c.item.between(min(items), max(items)),
+                I.c.item.in_(items),
+            )
+            for batch_id, items in by_batch.items()
+        )
+    )
+
+
 class SqlBatchRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -94,6 +115,15 @@ class SqlBatchRepository:
                 }
             ],
         )
+        if self._dialect == "postgresql":
+            # Every item in one statement, one array per column (see bulk.py).
+            await self._connection.exec_driver_sql(
+                "INSERT INTO batch_items (batch_id, item, text, state, attempts) "
+                "SELECT $1::uuid, u.item - 1, u.text, 0, 0 "
+                "FROM unnest($2::text[]) WITH ORDINALITY AS u(text, item)",
+                (batch.id, list(texts)),
+            )
+            return
         for start in range(0, len(texts), _INSERT_CHUNK):
             await self._connection.execute(
                 insert(I),
@@ -169,65 +199,80 @@ class SqlBatchRepository:
 
     @translated
     async def claim(
-        self, owner: str, limit: int, now: datetime, lease_until: datetime
+        self,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+        after: tuple[str, int] | None = None,
     ) -> list[ClaimedItem]:
-        claimable = or_(
-            I.c.state == ItemState.PENDING,
-            and_(I.c.state == ItemState.CLAIMED, I.c.lease_expires < now),
-        )
-        # FOR UPDATE SKIP LOCKED lets replicas claim side by side without waiting on each
-        # other; SQLite ignores it and relies on its single writer (BEGIN IMMEDIATE).
-        picked = (
+        # Items whose lease ran out first, then pending items in key order from ``after``,
+        # wrapping around: each query walks an index, and starting after the last claim
+        # steps over no item claimed or finished since (a scan from the first key would
+        # wade through all of them until vacuum clears them). FOR UPDATE SKIP LOCKED lets
+        # replicas claim side by side without waiting on each other; SQLite ignores it and
+        # relies on its single writer (BEGIN IMMEDIATE).
+        picked: dict[tuple[uuid.UUID, int], None] = {}
+        expired = and_(I.c.state == ItemState.CLAIMED, I.c.lease_expires < now)
+        # A literal, not a parameter: only then can a prepared (generic) plan use the
+        # partial index of pending items.
+        pending = I.c.state == literal_column(str(int(ItemState.PENDING)))
+        start = (uuid.UUID(after[0]), after[1]) if after else None
+        for claimable in (
+            expired,
+            and_(pending, tuple_(I.c.batch_id, I.c.item) > tuple_(*start)) if start else None,
+            pending,
+        ):
+            if claimable is not None and len(picked) < limit:
+                picked.update(dict.fromkeys(await self._pick(claimable, limit - len(picked))))
+        keys = list(picked)
+        if not keys:
+            return []
+        claimed = (
             await self._connection.execute(
-                select(I.c.batch_id, I.c.item)
-                .where(claimable)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+                update(I)
+                .where(_items(keys))
+                .values(
+                    state=ItemState.CLAIMED,
+                    lease_owner=owner,
+                    lease_expires=lease_until,
+                    attempts=I.c.attempts + 1,
+                )
+                .returning(I.c.batch_id, I.c.item, I.c.text)
             )
         ).all()
-        if not picked:
-            return []
-        keys = [(row.batch_id, row.item) for row in picked]
-        await self._connection.execute(
-            update(I)
-            .where(tuple_(I.c.batch_id, I.c.item).in_(keys))
-            .values(
-                state=ItemState.CLAIMED,
-                lease_owner=owner,
-                lease_expires=lease_until,
-                attempts=I.c.attempts + 1,
-            )
-        )
-        batch_ids = sorted({batch_id for batch_id, _ in keys})
+        batch_ids = sorted({row.batch_id for row in claimed})
         await self._connection.execute(
             update(B)
             .where(B.c.id.in_(batch_ids), B.c.status == int(BatchStatus.PENDING))
             .values(status=int(BatchStatus.RUNNING), update_time=now)
         )
-        rows = await self._connection.execute(
-            select(I.c.batch_id, I.c.item, I.c.text, B.c.tenant, B.c.analysis_type)
-            .join(B, B.c.id == I.c.batch_id)
-            .where(tuple_(I.c.batch_id, I.c.item).in_(keys))
-            .order_by(I.c.batch_id, I.c.item)
-        )
+        owners = {
+            row.id: (row.tenant, AnalysisType(row.analysis_type))
+            for row in await self._connection.execute(
+                select(B.c.id, B.c.tenant, B.c.analysis_type).where(B.c.id.in_(batch_ids))
+            )
+        }
         return [
             ClaimedItem(
                 batch_id=str(row.batch_id),
                 item=row.item,
-                tenant=row.tenant,
-                analysis_type=AnalysisType(row.analysis_type),
+                tenant=owners[row.batch_id][0],
+                analysis_type=owners[row.batch_id][1],
                 text=row.text,
             )
-            for row in rows
+            for row in sorted(claimed, key=lambda row: (row.batch_id, row.item))
         ]
 
-    def _insert_ignoring_duplicates(self) -> Any:
-        dialect = postgresql if self._dialect == "postgresql" else sqlite
-        return (
-            dialect.insert(A)
-            .on_conflict_do_nothing(index_elements=["batch_id", "batch_item"])
-            .returning(A.c.batch_id, A.c.batch_item, A.c.status)
+    async def _pick(self, claimable: Any, limit: int) -> list[tuple[uuid.UUID, int]]:
+        picked = await self._connection.execute(
+            select(I.c.batch_id, I.c.item)
+            .where(claimable)
+            .order_by(I.c.batch_id, I.c.item)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
+        return [(row.batch_id, row.item) for row in picked]
 
     @translated
     async def complete(self, owner: str, results: Sequence[Analysis], now: datetime) -> int:
@@ -235,21 +280,24 @@ class SqlBatchRepository:
             return 0
         # A result whose item another worker already finished (after this worker's lease
         # ran out) collides on (batch_id, batch_item) and is dropped: one result per item.
-        inserted = (
-            await self._connection.execute(
-                self._insert_ignoring_duplicates(), [to_row(r) for r in results]
-            )
-        ).all()
-        keys = [(uuid.UUID(r.batch_id), r.batch_item) for r in results if r.batch_id]
+        inserted = await insert_analyses(
+            self._connection, results, conflict="item", returning=("batch_id", "status")
+        )
+        keys = [
+            (uuid.UUID(r.batch_id), r.batch_item)
+            for r in results
+            if r.batch_id and r.batch_item is not None
+        ]
         await self._connection.execute(
             update(I)
-            .where(tuple_(I.c.batch_id, I.c.item).in_(keys))
+            .where(_items(keys))
             .values(state=ItemState.DONE, lease_owner=None, lease_expires=None)
         )
         completed: Counter[uuid.UUID] = Counter()
         failed: Counter[uuid.UUID] = Counter()
         for row in inserted:
-            (completed if row.status == AnalysisStatus.COMPLETED else failed)[row.batch_id] += 1
+            batch_id = uuid.UUID(str(row.batch_id))
+            (completed if row.status == AnalysisStatus.COMPLETED else failed)[batch_id] += 1
         for batch_id in sorted(set(completed) | set(failed)):
             await self._advance(batch_id, completed[batch_id], failed[batch_id], now)
         return len(inserted)

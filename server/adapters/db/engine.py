@@ -28,6 +28,10 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    # No pool_pre_ping: it costs a round trip and a transaction on every checkout. A
+    # connection broken by a database restart fails its one call with a disconnect error
+    # (UNAVAILABLE), and SQLAlchemy then invalidates the whole pool, so the calls after
+    # it reconnect.
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
@@ -36,7 +40,6 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=POOL_TIMEOUT_SECONDS,
-        pool_pre_ping=True,
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "server_settings": {"application_name": "textlens"},

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -144,6 +145,15 @@ class BatchItemRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
-        # Workers look for claimable items: pending ones, and claimed ones whose lease ran out.
+        # Workers look for claimable items: claimed ones whose lease ran out here, and
+        # pending ones, oldest batch first, in a partial index that holds only those (so a
+        # claim never wades through the items already done).
         Index(None, "state", "lease_expires"),
+        Index(
+            "ix_batch_items_pending",
+            "batch_id",
+            "item",
+            postgresql_where=sql("state = 0"),
+            sqlite_where=sql("state = 0"),
+        ),
     )

@@ -9,20 +9,13 @@ timer, no added latency); under load, rows per transaction grow with the load.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import cast
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.adapters.db.analyses import to_row
+from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translate
-from server.adapters.db.tables import AnalysisRow
 from server.domain.model import Analysis
 from server.service.ports import DuplicateRequestId
-
-T = cast(Table, AnalysisRow.__table__)
 
 MAX_ROWS_PER_FLUSH = 500
 MAX_CONCURRENT_FLUSHES = 2
@@ -36,15 +29,18 @@ class GroupCommitWriter:
         max_rows: int = MAX_ROWS_PER_FLUSH,
         max_flushes: int = MAX_CONCURRENT_FLUSHES,
     ) -> None:
-        self._engine = engine
+        # On PostgreSQL a group is one INSERT statement, atomic on its own: run it in
+        # autocommit and save the BEGIN and COMMIT round trips. SQLite keeps its
+        # transaction (it takes the write lock when the transaction begins).
+        self._engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._max_rows = max_rows
         self._max_flushes = max_flushes
         self._queue: list[tuple[Analysis, asyncio.Future[None]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        # A row whose (tenant, request_id) is taken is skipped, not fatal to its group:
-        # only that caller learns of the duplicate.
-        self._insert = dialect.insert(T).on_conflict_do_nothing().returning(T.c.id)
 
     async def store(self, analysis: Analysis) -> None:
         """Returns once the analysis is committed; DuplicateRequestId if its key is taken."""
@@ -65,8 +61,12 @@ class GroupCommitWriter:
     async def _write(self, group: list[tuple[Analysis, asyncio.Future[None]]]) -> None:
         try:
             async with self._engine.begin() as connection:
-                result = await connection.execute(self._insert, [to_row(a) for a, _ in group])
-                inserted = {row.id for row in result}
+                # A row whose (tenant, request_id) is taken is skipped, not fatal to its
+                # group: only that caller learns of the duplicate.
+                rows = await insert_analyses(
+                    connection, [a for a, _ in group], conflict="request", returning=("id",)
+                )
+                inserted = {str(row.id) for row in rows}
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the group
             error = translate(exc) or exc
             for _, done in group:
@@ -75,7 +75,7 @@ class GroupCommitWriter:
             return
         for analysis, done in group:
             if not done.done():
-                if uuid.UUID(analysis.id) in inserted:
+                if analysis.id in inserted:
                     done.set_result(None)
                 else:
                     done.set_exception(DuplicateRequestId())
