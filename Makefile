@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml con
 PROTOS := $(wildcard proto/textlens/v1/*.proto)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check services bench clean client-check
+.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,15 @@ proto-check: setup ## Fail if the committed stubs differ from a fresh generation
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && scripts/gen-proto.sh $$tmp \
 	  && diff -r $$tmp/textlens/v1 client/textlens/v1 --exclude=__pycache__ \
 	  && echo "generated stubs are up to date"
+
+reliability: setup services ## Only the load, fault, churn and hostile-input tests, with their figures
+	$(BIN)/pytest -m slow -s tests/reliability $(PYTEST_ARGS)
+
+bench: setup services ## Benchmark on real PostgreSQL vs ceiling and FastAPI peer (BENCH_ARGS=--quick)
+	@command -v h2load >/dev/null || apt-get install -y nghttp2-client \
+	  || { apt-get update -qq && apt-get install -y nghttp2-client; } \
+	  || echo "bench: could not install h2load (apt-get install nghttp2-client); unary and peer figures are skipped" >&2
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 .PHONY: docker-check
 docker-check: ## Run the Dockerfile's install, start, health check and stop steps in fresh venvs

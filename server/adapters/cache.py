@@ -12,7 +12,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import structlog
-from redis.asyncio import Redis
 
 from server.domain.analyzers.base import AnalysisResult, result_from_dict
 from server.domain.model import AnalysisType
@@ -31,9 +30,13 @@ def _type_of(key: str) -> AnalysisType:
 
 
 class LruResultCache:
-    """The most recently used results of this process, up to ``max_entries``."""
+    """The most recently used results of this process, up to ``max_entries``.
 
-    def __init__(self, max_entries: int = 2_048) -> None:
+    A result of a long text weighs about 8 KB (its sentences): 1,024 of them keep the
+    cache under 10 MB a process, enough for the texts that do repeat.
+    """
+
+    def __init__(self, max_entries: int = 1_024) -> None:
         self._entries: OrderedDict[str, AnalysisResult] = OrderedDict()
         self._max = max_entries
 
@@ -58,6 +61,8 @@ class RedisResultCache:
     """Results shared by every replica, as JSON with a TTL."""
 
     def __init__(self, url: str) -> None:
+        from redis.asyncio import Redis  # noqa: PLC0415 - only with TEXTLENS_REDIS_URL
+
         self._redis = Redis.from_url(
             url,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
