@@ -52,7 +52,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency", type=int, nargs="+", default=[16, 64], help="h2load points (16 64)"
     )
     parser.add_argument("--stream-seconds", type=float, help="per stream run (8; quick 3)")
-    parser.add_argument("--streams", type=int, default=4, help="concurrent AnalyzeStream calls")
+    parser.add_argument(
+        "--streams", type=int, default=8, help="concurrent AnalyzeStream calls, one connection each"
+    )
     parser.add_argument("--batch-texts", type=int, help="short texts per batch run (100000)")
     parser.add_argument("--long-batch-texts", type=int, help="long texts per batch run (5000)")
     parser.add_argument(

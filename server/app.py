@@ -27,6 +27,7 @@ from server.adapters.ratelimit import LimitsRateLimiter
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.domain.errors import SchemaOutOfDate
+from server.memory import TRIM_EVERY_SECONDS, release_free_memory
 from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
@@ -243,6 +244,7 @@ class Application:
         self._worker_tasks.append(
             asyncio.create_task(self._watch_database(engine), name="database-health")
         )
+        self._worker_tasks.append(asyncio.create_task(self._trim_memory(), name="memory-trim"))
         if settings.metrics_port is not None and self.serve_metrics:
             self.metrics_port = self.metrics.serve(settings.host, settings.metrics_port)
         await self._set_health(SERVING)
@@ -267,6 +269,12 @@ class Application:
                     log.warning("database unreachable: health NOT_SERVING")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), HEALTH_CHECK_SECONDS)
+
+    async def _trim_memory(self) -> None:
+        """Keeps resident memory near what is in use, not at its high-water mark."""
+        while release_free_memory() and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), TRIM_EVERY_SECONDS)
 
     async def _refresh_pending(self, uow: Callable[[], SqlUnitOfWork]) -> None:
         """Keeps the pending-items gauge current (every replica sees the whole queue)."""
