@@ -19,7 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from helpers.auth import TEST_SECRET, authed_channel, server_settings
+from helpers.auth import TEST_SECRET, authed_channel, make_token, server_settings
+from helpers.process import ServerProcess
 from helpers.rpc import reason, rich_status
 
 from server.app import Application
@@ -439,3 +440,40 @@ async def test_concurrent_tenants_never_see_each_others_rows(app: Application) -
 
     results = await asyncio.gather(*(work(f"crowd-{n}") for n in range(4)))
     assert len(set().union(*results)) == 20
+
+
+async def test_nothing_of_another_tenant_reaches_the_intruders_errors_or_the_logs(
+    tmp_path: Path,
+) -> None:
+    secret_text = "Quarterly numbers of the owner, not for anyone else."
+    env = {
+        "TEXTLENS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        "TEXTLENS_LOG_LEVEL": "INFO",
+    }
+    with ServerProcess(env, cwd=tmp_path) as server:
+        async with (
+            authed_channel(server.target, make_token("owner-tenant-x")) as owner,
+            authed_channel(server.target, make_token("intruder")) as intruder,
+        ):
+            mine = analysis_service_pb2_grpc.AnalysisServiceStub(owner)
+            made = await mine.CreateAnalysis(
+                analysis_service_pb2.CreateAnalysisRequest(
+                    text=secret_text, analysis_type=SENTIMENT
+                )
+            )
+            errors = []
+            for method in ("GetAnalysis", "DeleteAnalysis"):
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await CALLS[method](intruder, made.id)
+                errors.append(rich_status(caught.value).SerializeToString().decode("latin-1"))
+            theirs = analysis_service_pb2_grpc.AnalysisServiceStub(intruder)
+            listing = await theirs.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
+            assert (listing.total_size, list(listing.analyses)) == (0, [])
+        records = server.log_records()
+    assert any(r.get("tenant") == "intruder" for r in records), "the intruder's calls are logged"
+    for text in errors:
+        assert "owner-tenant-x" not in text and secret_text not in text
+    logged = json.dumps(records)
+    assert secret_text not in logged  # texts are never logged at INFO, whoever calls
+    intruders = json.dumps([r for r in records if r.get("tenant") == "intruder"])
+    assert "owner-tenant-x" not in intruders
