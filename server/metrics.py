@@ -5,6 +5,7 @@ Each Application has its own registry, served on TEXTLENS_METRICS_PORT at /metri
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Sequence
 from wsgiref.simple_server import WSGIServer
 
@@ -96,8 +97,9 @@ class PrometheusMetrics:
             self.sent.labels(*labels).inc(call.messages_sent)
 
     def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
-        for analysis in analyses:
-            self.analyses.labels(analysis.analysis_type.name, analysis.status.name).inc()
+        counts = Tally((a.analysis_type.name, a.status.name) for a in analyses)
+        for labels, count in counts.items():
+            self.analyses.labels(*labels).inc(count)
 
     def cache_lookups(self, *, hits: int, misses: int) -> None:
         if hits:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 
@@ -20,13 +20,20 @@ from server.service.streaming import MessageOutcome, StreamItem
 from server.transport.errors import to_status_proto
 from textlens.v1 import analysis_pb2, analysis_service_pb2, batch_pb2, batch_service_pb2
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """The Timestamp of an aware datetime (naive ones are taken as UTC), in integer
+    arithmetic: a few times faster than ``Timestamp.FromDatetime``."""
     if value is None:
         return None
-    message = timestamp_pb2.Timestamp()
-    message.FromDatetime(value)
-    return message
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return timestamp_pb2.Timestamp(
+        seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000
+    )
 
 
 def _analyzer(info: AnalyzerInfo) -> analysis_pb2.AnalyzerInfo:
