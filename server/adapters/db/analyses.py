@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -10,18 +9,16 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Table,
-    Uuid,
     delete,
     func,
-    literal,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translated
-from server.adapters.db.tables import AnalysisRow, UTCDateTime
+from server.adapters.db.queries import keyset_page, parse_uuid
+from server.adapters.db.tables import AnalysisRow
 from server.domain.analyzers.base import result_from_dict
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType
 from server.service.paging import PageRequest
@@ -29,14 +26,6 @@ from server.service.ports import AnalysisFilter
 
 T = cast(Table, AnalysisRow.__table__)
 C = T.c
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    """An id that is not a UUID names nothing: callers treat it as not found."""
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 def from_row(row: Row[Any]) -> Analysis:
@@ -113,20 +102,7 @@ class SqlAnalysisRepository:
     async def list_page(
         self, tenant: str, where: AnalysisFilter, page: PageRequest
     ) -> list[Analysis]:
-        sort = C[page.order.field]
-        conditions = _conditions(tenant, where)
-        if page.after is not None:
-            # Keyset: rows strictly after the last one seen. A row-value comparison, so that
-            # both databases seek in the (tenant, sort, id) index instead of scanning to it.
-            key = tuple_(sort, C.id)
-            bound = tuple_(
-                literal(page.after.value, UTCDateTime()), literal(parse_uuid(page.after.id), Uuid())
-            )
-            conditions.append(key < bound if page.order.descending else key > bound)
-        ordering = (sort.desc(), C.id.desc()) if page.order.descending else (sort, C.id)
-        result = await self._connection.execute(
-            select(T).where(*conditions).order_by(*ordering).limit(page.limit + 1)
-        )
+        result = await self._connection.execute(keyset_page(T, _conditions(tenant, where), page))
         return [from_row(row) for row in result]
 
     @translated

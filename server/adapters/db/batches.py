@@ -12,12 +12,10 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Table,
-    Uuid,
     and_,
     case,
     func,
     insert,
-    literal,
     literal_column,
     or_,
     select,
@@ -26,10 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.adapters.db.analyses import parse_uuid
 from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translated
-from server.adapters.db.tables import AnalysisRow, BatchItemRow, BatchRow, ItemState, UTCDateTime
+from server.adapters.db.queries import keyset_page, parse_uuid
+from server.adapters.db.tables import AnalysisRow, BatchItemRow, BatchRow, ItemState
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
 from server.service.paging import PageRequest
 from server.service.ports import BatchFilter, ClaimedItem
@@ -161,19 +159,7 @@ class SqlBatchRepository:
 
     @translated
     async def list_page(self, tenant: str, where: BatchFilter, page: PageRequest) -> list[Batch]:
-        sort = B.c[page.order.field]
-        conditions = _conditions(tenant, where)
-        if page.after is not None:
-            key = tuple_(sort, B.c.id)
-            bound = tuple_(
-                literal(page.after.value, UTCDateTime()),
-                literal(parse_uuid(page.after.id), Uuid()),
-            )
-            conditions.append(key < bound if page.order.descending else key > bound)
-        ordering = (sort.desc(), B.c.id.desc()) if page.order.descending else (sort, B.c.id)
-        result = await self._connection.execute(
-            select(B).where(*conditions).order_by(*ordering).limit(page.limit + 1)
-        )
+        result = await self._connection.execute(keyset_page(B, _conditions(tenant, where), page))
         return [from_row(row) for row in result]
 
     @translated

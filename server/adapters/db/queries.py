@@ -1,0 +1,41 @@
+"""Query pieces shared by the repositories: ids from callers, and keyset pages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, Uuid, literal, select, tuple_
+
+from server.adapters.db.tables import UTCDateTime
+from server.service.paging import PageRequest
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    """An id that is not a UUID names nothing: callers treat it as not found."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def keyset_page(
+    table: Table, conditions: Sequence[ColumnElement[bool]], page: PageRequest
+) -> Select[Any]:
+    """One page of ``table`` in the page's order, plus one row to tell whether more follow.
+
+    Keyset: rows strictly after the last one seen, by a row-value comparison on (sort
+    field, id), so that both databases seek in the (tenant, sort, id) index instead of
+    scanning to it.
+    """
+    sort, key_id = table.c[page.order.field], table.c.id
+    where = list(conditions)
+    if page.after is not None:
+        key = tuple_(sort, key_id)
+        bound = tuple_(
+            literal(page.after.value, UTCDateTime()), literal(parse_uuid(page.after.id), Uuid())
+        )
+        where.append(key < bound if page.order.descending else key > bound)
+    ordering = (sort.desc(), key_id.desc()) if page.order.descending else (sort, key_id)
+    return select(table).where(*where).order_by(*ordering).limit(page.limit + 1)
