@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +155,22 @@ async def creating_client(
             sequence += 1
 
 
+@asynccontextmanager
+async def creating_load(target: str, tenant: str, ledger: Ledger) -> AsyncIterator[None]:
+    """CLIENTS creating clients for the body's duration; on the way out each finishes (and
+    retries until it succeeds) the create it is on."""
+    stop = asyncio.Event()
+    clients = [
+        asyncio.create_task(creating_client(target, tenant, n, ledger, stop))
+        for n in range(CLIENTS)
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*clients), 180)
+
+
 async def resend(
     target: str, tenant: str, ledger: Ledger, request_ids: list[str]
 ) -> dict[str, str]:
@@ -178,12 +195,7 @@ async def test_a_postgres_restart_under_unary_load_loses_and_duplicates_nothing(
         env = {"TEXTLENS_DATABASE_URL": cluster.url, "TEXTLENS_LOG_LEVEL": "WARNING"}
         with ServerProcess(env, cwd=tmp_path) as server:
             ledger = Ledger()
-            stop = asyncio.Event()
-            clients = [
-                asyncio.create_task(creating_client(server.target, tenant, n, ledger, stop))
-                for n in range(CLIENTS)
-            ]
-            try:
+            async with creating_load(server.target, tenant, ledger):
                 await wait_until(lambda: len(ledger.created) >= 200, 60, "load before the fault")
                 down_at = time.monotonic()
                 before = len(ledger.created)
@@ -197,10 +209,6 @@ async def test_a_postgres_restart_under_unary_load_loses_and_duplicates_nothing(
                 await wait_until(
                     lambda: ledger.successes_since(up_at) >= 200, 60, "recovery after the restart"
                 )
-            finally:
-                stop.set()
-                # Each client finishes (retries until it succeeds) the create it is on.
-                await asyncio.wait_for(asyncio.gather(*clients), 180)
             # Creates retried through the outage, and a sample of the others, sent once more.
             again = sorted({*ledger.first_failure, *list(ledger.created)[::20]})
             answers = await resend(server.target, tenant, ledger, again)
@@ -380,12 +388,7 @@ async def test_killing_redis_under_load_fails_no_call(
             }
             with ServerProcess(env, cwd=tmp_path, args=("serve", "--migrate")) as server:
                 ledger = Ledger()
-                stop = asyncio.Event()
-                clients = [
-                    asyncio.create_task(creating_client(server.target, tenant, n, ledger, stop))
-                    for n in range(CLIENTS)
-                ]
-                try:
+                async with creating_load(server.target, tenant, ledger):
                     await wait_until(lambda: len(ledger.created) >= 200, 60, "load before")
                     before = len(ledger.created)
                     redis.kill()
@@ -393,9 +396,6 @@ async def test_killing_redis_under_load_fails_no_call(
                     await wait_until(
                         lambda: ledger.successes_since(killed_at) >= 400, 60, "load after"
                     )
-                finally:
-                    stop.set()
-                    await asyncio.wait_for(asyncio.gather(*clients), 180)
                 warnings = [
                     str(r.get("event"))
                     for r in server.log_records()
