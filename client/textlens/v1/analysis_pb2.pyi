@@ -53,6 +53,7 @@ class Emotion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EMOTION_SADNESS: _ClassVar[Emotion]
     EMOTION_SURPRISE: _ClassVar[Emotion]
     EMOTION_TRUST: _ClassVar[Emotion]
+    EMOTION_NEUTRAL: _ClassVar[Emotion]
 ANALYSIS_TYPE_UNSPECIFIED: AnalysisType
 ANALYSIS_TYPE_SENTIMENT: AnalysisType
 ANALYSIS_TYPE_QUALITY: AnalysisType
@@ -82,9 +83,10 @@ EMOTION_JOY: Emotion
 EMOTION_SADNESS: Emotion
 EMOTION_SURPRISE: Emotion
 EMOTION_TRUST: Emotion
+EMOTION_NEUTRAL: Emotion
 
 class Analysis(_message.Message):
-    __slots__ = ("id", "text", "analysis_type", "status", "sentiment", "quality", "emotion", "error_message", "processing_time_ms", "batch_id", "create_time", "update_time", "process_time", "request_id")
+    __slots__ = ("id", "text", "analysis_type", "status", "sentiment", "quality", "emotion", "error_message", "processing_time_ms", "batch_id", "create_time", "update_time", "process_time", "request_id", "batch_item", "language", "language_confidence")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +101,9 @@ class Analysis(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROCESS_TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ITEM_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     id: str
     text: str
     analysis_type: AnalysisType
@@ -113,17 +118,22 @@ class Analysis(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     process_time: _timestamp_pb2.Timestamp
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., analysis_type: _Optional[_Union[AnalysisType, str]] = ..., status: _Optional[_Union[AnalysisStatus, str]] = ..., sentiment: _Optional[_Union[SentimentResult, _Mapping]] = ..., quality: _Optional[_Union[QualityResult, _Mapping]] = ..., emotion: _Optional[_Union[EmotionResult, _Mapping]] = ..., error_message: _Optional[str] = ..., processing_time_ms: _Optional[float] = ..., batch_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., process_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    batch_item: int
+    language: str
+    language_confidence: float
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., analysis_type: _Optional[_Union[AnalysisType, str]] = ..., status: _Optional[_Union[AnalysisStatus, str]] = ..., sentiment: _Optional[_Union[SentimentResult, _Mapping]] = ..., quality: _Optional[_Union[QualityResult, _Mapping]] = ..., emotion: _Optional[_Union[EmotionResult, _Mapping]] = ..., error_message: _Optional[str] = ..., processing_time_ms: _Optional[float] = ..., batch_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., process_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., batch_item: _Optional[int] = ..., language: _Optional[str] = ..., language_confidence: _Optional[float] = ...) -> None: ...
 
 class AnalyzerInfo(_message.Message):
-    __slots__ = ("name", "version", "lexicon")
+    __slots__ = ("name", "version", "lexicon", "model_sha256")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LEXICON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_SHA256_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     lexicon: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., lexicon: _Optional[str] = ...) -> None: ...
+    model_sha256: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., lexicon: _Optional[str] = ..., model_sha256: _Optional[str] = ...) -> None: ...
 
 class SentimentResult(_message.Message):
     __slots__ = ("score", "label", "magnitude", "positive", "negative", "neutral", "sentences", "analyzer")
@@ -191,8 +201,16 @@ class QualityIssue(_message.Message):
     length: int
     def __init__(self, kind: _Optional[_Union[QualityIssueKind, str]] = ..., message: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
+class EmotionCategory(_message.Message):
+    __slots__ = ("name", "score")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    score: float
+    def __init__(self, name: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
 class EmotionResult(_message.Message):
-    __slots__ = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust", "dominant", "matched_word_count", "analyzer")
+    __slots__ = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust", "dominant", "matched_word_count", "analyzer", "neutral", "categories")
     ANGER_FIELD_NUMBER: _ClassVar[int]
     ANTICIPATION_FIELD_NUMBER: _ClassVar[int]
     DISGUST_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +222,8 @@ class EmotionResult(_message.Message):
     DOMINANT_FIELD_NUMBER: _ClassVar[int]
     MATCHED_WORD_COUNT_FIELD_NUMBER: _ClassVar[int]
     ANALYZER_FIELD_NUMBER: _ClassVar[int]
+    NEUTRAL_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     anger: float
     anticipation: float
     disgust: float
@@ -215,4 +235,6 @@ class EmotionResult(_message.Message):
     dominant: Emotion
     matched_word_count: int
     analyzer: AnalyzerInfo
-    def __init__(self, anger: _Optional[float] = ..., anticipation: _Optional[float] = ..., disgust: _Optional[float] = ..., fear: _Optional[float] = ..., joy: _Optional[float] = ..., sadness: _Optional[float] = ..., surprise: _Optional[float] = ..., trust: _Optional[float] = ..., dominant: _Optional[_Union[Emotion, str]] = ..., matched_word_count: _Optional[int] = ..., analyzer: _Optional[_Union[AnalyzerInfo, _Mapping]] = ...) -> None: ...
+    neutral: float
+    categories: _containers.RepeatedCompositeFieldContainer[EmotionCategory]
+    def __init__(self, anger: _Optional[float] = ..., anticipation: _Optional[float] = ..., disgust: _Optional[float] = ..., fear: _Optional[float] = ..., joy: _Optional[float] = ..., sadness: _Optional[float] = ..., surprise: _Optional[float] = ..., trust: _Optional[float] = ..., dominant: _Optional[_Union[Emotion, str]] = ..., matched_word_count: _Optional[int] = ..., analyzer: _Optional[_Union[AnalyzerInfo, _Mapping]] = ..., neutral: _Optional[float] = ..., categories: _Optional[_Iterable[_Union[EmotionCategory, _Mapping]]] = ...) -> None: ...

@@ -27,31 +27,32 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from textlens.v1 import analysis_pb2 as textlens_dot_v1_dot_analysis__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"textlens/v1/analysis_service.proto\x12\x0btextlens.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x17google/rpc/status.proto\x1a\x1atextlens/v1/analysis.proto\"k\n\x15\x43reateAnalysisRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x30\n\ranalysis_type\x18\x02 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\x12\n\nrequest_id\x18\x03 \x01(\t\" \n\x12GetAnalysisRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xbf\x01\n\x13ListAnalysesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\ranalysis_type\x18\x03 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12+\n\x06status\x18\x04 \x01(\x0e\x32\x1b.textlens.v1.AnalysisStatus\x12\x10\n\x08\x62\x61tch_id\x18\x05 \x01(\t\x12\x10\n\x08order_by\x18\x06 \x01(\t\"l\n\x14ListAnalysesResponse\x12\'\n\x08\x61nalyses\x18\x01 \x03(\x0b\x32\x15.textlens.v1.Analysis\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"#\n\x15\x44\x65leteAnalysisRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x14\x41nalyzeStreamRequest\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.textlens.v1.AnalyzeStreamItem\"`\n\x11\x41nalyzeStreamItem\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x30\n\ranalysis_type\x18\x03 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\"m\n\x15\x41nalyzeStreamResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .textlens.v1.AnalyzeStreamResult\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\"}\n\x13\x41nalyzeStreamResult\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12)\n\x08\x61nalysis\x18\x02 \x01(\x0b\x32\x15.textlens.v1.AnalysisH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome2\xa4\x03\n\x0f\x41nalysisService\x12K\n\x0e\x43reateAnalysis\x12\".textlens.v1.CreateAnalysisRequest\x1a\x15.textlens.v1.Analysis\x12\x45\n\x0bGetAnalysis\x12\x1f.textlens.v1.GetAnalysisRequest\x1a\x15.textlens.v1.Analysis\x12S\n\x0cListAnalyses\x12 .textlens.v1.ListAnalysesRequest\x1a!.textlens.v1.ListAnalysesResponse\x12L\n\x0e\x44\x65leteAnalysis\x12\".textlens.v1.DeleteAnalysisRequest\x1a\x16.google.protobuf.Empty\x12Z\n\rAnalyzeStream\x12!.textlens.v1.AnalyzeStreamRequest\x1a\".textlens.v1.AnalyzeStreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"textlens/v1/analysis_service.proto\x12\x0btextlens.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x17google/rpc/status.proto\x1a\x1atextlens/v1/analysis.proto\"\x82\x01\n\x15\x43reateAnalysisRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x30\n\ranalysis_type\x18\x02 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\" \n\x12GetAnalysisRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xbf\x01\n\x13ListAnalysesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\ranalysis_type\x18\x03 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12+\n\x06status\x18\x04 \x01(\x0e\x32\x1b.textlens.v1.AnalysisStatus\x12\x10\n\x08\x62\x61tch_id\x18\x05 \x01(\t\x12\x10\n\x08order_by\x18\x06 \x01(\t\"l\n\x14ListAnalysesResponse\x12\'\n\x08\x61nalyses\x18\x01 \x03(\x0b\x32\x15.textlens.v1.Analysis\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"#\n\x15\x44\x65leteAnalysisRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x14\x41nalyzeStreamRequest\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.textlens.v1.AnalyzeStreamItem\"w\n\x11\x41nalyzeStreamItem\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x30\n\ranalysis_type\x18\x03 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\"m\n\x15\x41nalyzeStreamResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .textlens.v1.AnalyzeStreamResult\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\"}\n\x13\x41nalyzeStreamResult\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12)\n\x08\x61nalysis\x18\x02 \x01(\x0b\x32\x15.textlens.v1.AnalysisH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome2\xa4\x03\n\x0f\x41nalysisService\x12K\n\x0e\x43reateAnalysis\x12\".textlens.v1.CreateAnalysisRequest\x1a\x15.textlens.v1.Analysis\x12\x45\n\x0bGetAnalysis\x12\x1f.textlens.v1.GetAnalysisRequest\x1a\x15.textlens.v1.Analysis\x12S\n\x0cListAnalyses\x12 .textlens.v1.ListAnalysesRequest\x1a!.textlens.v1.ListAnalysesResponse\x12L\n\x0e\x44\x65leteAnalysis\x12\".textlens.v1.DeleteAnalysisRequest\x1a\x16.google.protobuf.Empty\x12Z\n\rAnalyzeStream\x12!.textlens.v1.AnalyzeStreamRequest\x1a\".textlens.v1.AnalyzeStreamResponse(\x01\x30\x01\x42\x95\x01\n\x0eio.textlens.v1B\x14\x41nalysisServiceProtoP\x01Z:github.com/textlens/textlens/gen/go/textlens/v1;textlensv1\xa2\x02\x03TXL\xaa\x02\x0bTextLens.V1\xca\x02\x0bTextLens\\V1\xea\x02\x0cTextLens::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'textlens.v1.analysis_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_CREATEANALYSISREQUEST']._serialized_start=133
-  _globals['_CREATEANALYSISREQUEST']._serialized_end=240
-  _globals['_GETANALYSISREQUEST']._serialized_start=242
-  _globals['_GETANALYSISREQUEST']._serialized_end=274
-  _globals['_LISTANALYSESREQUEST']._serialized_start=277
-  _globals['_LISTANALYSESREQUEST']._serialized_end=468
-  _globals['_LISTANALYSESRESPONSE']._serialized_start=470
-  _globals['_LISTANALYSESRESPONSE']._serialized_end=578
-  _globals['_DELETEANALYSISREQUEST']._serialized_start=580
-  _globals['_DELETEANALYSISREQUEST']._serialized_end=615
-  _globals['_ANALYZESTREAMREQUEST']._serialized_start=617
-  _globals['_ANALYZESTREAMREQUEST']._serialized_end=686
-  _globals['_ANALYZESTREAMITEM']._serialized_start=688
-  _globals['_ANALYZESTREAMITEM']._serialized_end=784
-  _globals['_ANALYZESTREAMRESPONSE']._serialized_start=786
-  _globals['_ANALYZESTREAMRESPONSE']._serialized_end=895
-  _globals['_ANALYZESTREAMRESULT']._serialized_start=897
-  _globals['_ANALYZESTREAMRESULT']._serialized_end=1022
-  _globals['_ANALYSISSERVICE']._serialized_start=1025
-  _globals['_ANALYSISSERVICE']._serialized_end=1445
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016io.textlens.v1B\024AnalysisServiceProtoP\001Z:github.com/textlens/textlens/gen/go/textlens/v1;textlensv1\242\002\003TXL\252\002\013TextLens.V1\312\002\013TextLens\\V1\352\002\014TextLens::V1'
+  _globals['_CREATEANALYSISREQUEST']._serialized_start=134
+  _globals['_CREATEANALYSISREQUEST']._serialized_end=264
+  _globals['_GETANALYSISREQUEST']._serialized_start=266
+  _globals['_GETANALYSISREQUEST']._serialized_end=298
+  _globals['_LISTANALYSESREQUEST']._serialized_start=301
+  _globals['_LISTANALYSESREQUEST']._serialized_end=492
+  _globals['_LISTANALYSESRESPONSE']._serialized_start=494
+  _globals['_LISTANALYSESRESPONSE']._serialized_end=602
+  _globals['_DELETEANALYSISREQUEST']._serialized_start=604
+  _globals['_DELETEANALYSISREQUEST']._serialized_end=639
+  _globals['_ANALYZESTREAMREQUEST']._serialized_start=641
+  _globals['_ANALYZESTREAMREQUEST']._serialized_end=710
+  _globals['_ANALYZESTREAMITEM']._serialized_start=712
+  _globals['_ANALYZESTREAMITEM']._serialized_end=831
+  _globals['_ANALYZESTREAMRESPONSE']._serialized_start=833
+  _globals['_ANALYZESTREAMRESPONSE']._serialized_end=942
+  _globals['_ANALYZESTREAMRESULT']._serialized_start=944
+  _globals['_ANALYZESTREAMRESULT']._serialized_end=1069
+  _globals['_ANALYSISSERVICE']._serialized_start=1072
+  _globals['_ANALYSISSERVICE']._serialized_end=1492
 # @@protoc_insertion_point(module_scope)

@@ -10,14 +10,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateAnalysisRequest(_message.Message):
-    __slots__ = ("text", "analysis_type", "request_id")
+    __slots__ = ("text", "analysis_type", "request_id", "language_code")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_TYPE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     text: str
     analysis_type: _analysis_pb2.AnalysisType
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., analysis_type: _Optional[_Union[_analysis_pb2.AnalysisType, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    language_code: str
+    def __init__(self, text: _Optional[str] = ..., analysis_type: _Optional[_Union[_analysis_pb2.AnalysisType, str]] = ..., request_id: _Optional[str] = ..., language_code: _Optional[str] = ...) -> None: ...
 
 class GetAnalysisRequest(_message.Message):
     __slots__ = ("id",)
@@ -64,14 +66,16 @@ class AnalyzeStreamRequest(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[AnalyzeStreamItem, _Mapping]]] = ...) -> None: ...
 
 class AnalyzeStreamItem(_message.Message):
-    __slots__ = ("ref", "text", "analysis_type")
+    __slots__ = ("ref", "text", "analysis_type", "language_code")
     REF_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     ref: str
     text: str
     analysis_type: _analysis_pb2.AnalysisType
-    def __init__(self, ref: _Optional[str] = ..., text: _Optional[str] = ..., analysis_type: _Optional[_Union[_analysis_pb2.AnalysisType, str]] = ...) -> None: ...
+    language_code: str
+    def __init__(self, ref: _Optional[str] = ..., text: _Optional[str] = ..., analysis_type: _Optional[_Union[_analysis_pb2.AnalysisType, str]] = ..., language_code: _Optional[str] = ...) -> None: ...
 
 class AnalyzeStreamResponse(_message.Message):
     __slots__ = ("results", "error")

@@ -26,13 +26,14 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from textlens.v1 import analysis_pb2 as textlens_dot_v1_dot_analysis__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17textlens/v1/batch.proto\x12\x0btextlens.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atextlens/v1/analysis.proto\"\xdc\x02\n\x05\x42\x61tch\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\ranalysis_type\x18\x02 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.textlens.v1.BatchStatus\x12\x13\n\x0btotal_count\x18\x04 \x01(\x05\x12\x17\n\x0f\x63ompleted_count\x18\x05 \x01(\x05\x12\x14\n\x0c\x66\x61iled_count\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\n \x01(\t*\xb0\x01\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42\x41TCH_STATUS_PENDING\x10\x01\x12\x18\n\x14\x42\x41TCH_STATUS_RUNNING\x10\x02\x12\x1a\n\x16\x42\x41TCH_STATUS_COMPLETED\x10\x03\x12\x1a\n\x16\x42\x41TCH_STATUS_CANCELLED\x10\x04\x12\x17\n\x13\x42\x41TCH_STATUS_FAILED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17textlens/v1/batch.proto\x12\x0btextlens.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atextlens/v1/analysis.proto\"\xdc\x02\n\x05\x42\x61tch\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\ranalysis_type\x18\x02 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.textlens.v1.BatchStatus\x12\x13\n\x0btotal_count\x18\x04 \x01(\x05\x12\x17\n\x0f\x63ompleted_count\x18\x05 \x01(\x05\x12\x14\n\x0c\x66\x61iled_count\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\n \x01(\t*\xb0\x01\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42\x41TCH_STATUS_PENDING\x10\x01\x12\x18\n\x14\x42\x41TCH_STATUS_RUNNING\x10\x02\x12\x1a\n\x16\x42\x41TCH_STATUS_COMPLETED\x10\x03\x12\x1a\n\x16\x42\x41TCH_STATUS_CANCELLED\x10\x04\x12\x17\n\x13\x42\x41TCH_STATUS_FAILED\x10\x05\x42\x8b\x01\n\x0eio.textlens.v1B\nBatchProtoP\x01Z:github.com/textlens/textlens/gen/go/textlens/v1;textlensv1\xa2\x02\x03TXL\xaa\x02\x0bTextLens.V1\xca\x02\x0bTextLens\\V1\xea\x02\x0cTextLens::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'textlens.v1.batch_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016io.textlens.v1B\nBatchProtoP\001Z:github.com/textlens/textlens/gen/go/textlens/v1;textlensv1\242\002\003TXL\252\002\013TextLens.V1\312\002\013TextLens\\V1\352\002\014TextLens::V1'
   _globals['_BATCHSTATUS']._serialized_start=453
   _globals['_BATCHSTATUS']._serialized_end=629
   _globals['_BATCH']._serialized_start=102

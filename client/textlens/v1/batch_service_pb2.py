@@ -26,25 +26,26 @@ from textlens.v1 import analysis_pb2 as textlens_dot_v1_dot_analysis__pb2
 from textlens.v1 import batch_pb2 as textlens_dot_v1_dot_batch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftextlens/v1/batch_service.proto\x12\x0btextlens.v1\x1a\x1atextlens/v1/analysis.proto\x1a\x17textlens/v1/batch.proto\"i\n\x12\x43reateBatchRequest\x12\x30\n\ranalysis_type\x18\x01 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\r\n\x05texts\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x1d\n\x0fGetBatchRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa9\x01\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.textlens.v1.BatchStatus\x12\x30\n\ranalysis_type\x18\x04 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\x10\n\x08order_by\x18\x05 \x01(\t\"g\n\x13ListBatchesResponse\x12#\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x12.textlens.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\" \n\x12\x43\x61ncelBatchRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x11WatchBatchRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xea\x02\n\x0c\x42\x61tchService\x12\x42\n\x0b\x43reateBatch\x12\x1f.textlens.v1.CreateBatchRequest\x1a\x12.textlens.v1.Batch\x12<\n\x08GetBatch\x12\x1c.textlens.v1.GetBatchRequest\x1a\x12.textlens.v1.Batch\x12P\n\x0bListBatches\x12\x1f.textlens.v1.ListBatchesRequest\x1a .textlens.v1.ListBatchesResponse\x12\x42\n\x0b\x43\x61ncelBatch\x12\x1f.textlens.v1.CancelBatchRequest\x1a\x12.textlens.v1.Batch\x12\x42\n\nWatchBatch\x12\x1e.textlens.v1.WatchBatchRequest\x1a\x12.textlens.v1.Batch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftextlens/v1/batch_service.proto\x12\x0btextlens.v1\x1a\x1atextlens/v1/analysis.proto\x1a\x17textlens/v1/batch.proto\"\x80\x01\n\x12\x43reateBatchRequest\x12\x30\n\ranalysis_type\x18\x01 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\r\n\x05texts\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\"\x1d\n\x0fGetBatchRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa9\x01\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.textlens.v1.BatchStatus\x12\x30\n\ranalysis_type\x18\x04 \x01(\x0e\x32\x19.textlens.v1.AnalysisType\x12\x10\n\x08order_by\x18\x05 \x01(\t\"g\n\x13ListBatchesResponse\x12#\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x12.textlens.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\" \n\x12\x43\x61ncelBatchRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x11WatchBatchRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xea\x02\n\x0c\x42\x61tchService\x12\x42\n\x0b\x43reateBatch\x12\x1f.textlens.v1.CreateBatchRequest\x1a\x12.textlens.v1.Batch\x12<\n\x08GetBatch\x12\x1c.textlens.v1.GetBatchRequest\x1a\x12.textlens.v1.Batch\x12P\n\x0bListBatches\x12\x1f.textlens.v1.ListBatchesRequest\x1a .textlens.v1.ListBatchesResponse\x12\x42\n\x0b\x43\x61ncelBatch\x12\x1f.textlens.v1.CancelBatchRequest\x1a\x12.textlens.v1.Batch\x12\x42\n\nWatchBatch\x12\x1e.textlens.v1.WatchBatchRequest\x1a\x12.textlens.v1.Batch0\x01\x42\x92\x01\n\x0eio.textlens.v1B\x11\x42\x61tchServiceProtoP\x01Z:github.com/textlens/textlens/gen/go/textlens/v1;textlensv1\xa2\x02\x03TXL\xaa\x02\x0bTextLens.V1\xca\x02\x0bTextLens\\V1\xea\x02\x0cTextLens::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'textlens.v1.batch_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_CREATEBATCHREQUEST']._serialized_start=101
-  _globals['_CREATEBATCHREQUEST']._serialized_end=206
-  _globals['_GETBATCHREQUEST']._serialized_start=208
-  _globals['_GETBATCHREQUEST']._serialized_end=237
-  _globals['_LISTBATCHESREQUEST']._serialized_start=240
-  _globals['_LISTBATCHESREQUEST']._serialized_end=409
-  _globals['_LISTBATCHESRESPONSE']._serialized_start=411
-  _globals['_LISTBATCHESRESPONSE']._serialized_end=514
-  _globals['_CANCELBATCHREQUEST']._serialized_start=516
-  _globals['_CANCELBATCHREQUEST']._serialized_end=548
-  _globals['_WATCHBATCHREQUEST']._serialized_start=550
-  _globals['_WATCHBATCHREQUEST']._serialized_end=581
-  _globals['_BATCHSERVICE']._serialized_start=584
-  _globals['_BATCHSERVICE']._serialized_end=946
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016io.textlens.v1B\021BatchServiceProtoP\001Z:github.com/textlens/textlens/gen/go/textlens/v1;textlensv1\242\002\003TXL\252\002\013TextLens.V1\312\002\013TextLens\\V1\352\002\014TextLens::V1'
+  _globals['_CREATEBATCHREQUEST']._serialized_start=102
+  _globals['_CREATEBATCHREQUEST']._serialized_end=230
+  _globals['_GETBATCHREQUEST']._serialized_start=232
+  _globals['_GETBATCHREQUEST']._serialized_end=261
+  _globals['_LISTBATCHESREQUEST']._serialized_start=264
+  _globals['_LISTBATCHESREQUEST']._serialized_end=433
+  _globals['_LISTBATCHESRESPONSE']._serialized_start=435
+  _globals['_LISTBATCHESRESPONSE']._serialized_end=538
+  _globals['_CANCELBATCHREQUEST']._serialized_start=540
+  _globals['_CANCELBATCHREQUEST']._serialized_end=572
+  _globals['_WATCHBATCHREQUEST']._serialized_start=574
+  _globals['_WATCHBATCHREQUEST']._serialized_end=605
+  _globals['_BATCHSERVICE']._serialized_start=608
+  _globals['_BATCHSERVICE']._serialized_end=970
 # @@protoc_insertion_point(module_scope)

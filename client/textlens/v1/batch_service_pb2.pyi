@@ -9,14 +9,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateBatchRequest(_message.Message):
-    __slots__ = ("analysis_type", "texts", "request_id")
+    __slots__ = ("analysis_type", "texts", "request_id", "language_code")
     ANALYSIS_TYPE_FIELD_NUMBER: _ClassVar[int]
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     analysis_type: _analysis_pb2.AnalysisType
     texts: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
-    def __init__(self, analysis_type: _Optional[_Union[_analysis_pb2.AnalysisType, str]] = ..., texts: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    language_code: str
+    def __init__(self, analysis_type: _Optional[_Union[_analysis_pb2.AnalysisType, str]] = ..., texts: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., language_code: _Optional[str] = ...) -> None: ...
 
 class GetBatchRequest(_message.Message):
     __slots__ = ("id",)
