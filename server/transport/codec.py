@@ -37,7 +37,9 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 
 def _analyzer(info: AnalyzerInfo) -> analysis_pb2.AnalyzerInfo:
-    return analysis_pb2.AnalyzerInfo(name=info.name, version=info.version, lexicon=info.lexicon)
+    return analysis_pb2.AnalyzerInfo(
+        name=info.name, version=info.version, lexicon=info.lexicon, model_sha256=info.model_sha256
+    )
 
 
 def sentiment(result: SentimentResult) -> analysis_pb2.SentimentResult:
@@ -96,6 +98,10 @@ def emotion(result: EmotionResult) -> analysis_pb2.EmotionResult:
         dominant=int(result.dominant),  # type: ignore[arg-type]
         matched_word_count=result.matched_word_count,
         analyzer=_analyzer(result.analyzer),
+        neutral=result.neutral,
+        categories=[
+            analysis_pb2.EmotionCategory(name=c.name, score=c.score) for c in result.categories
+        ],
     )
 
 

@@ -45,6 +45,7 @@ class Emotion(IntEnum):
     SADNESS = 6
     SURPRISE = 7
     TRUST = 8
+    NEUTRAL = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +53,24 @@ class AnalyzerInfo:
     name: str
     version: str
     lexicon: str
+    model_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "lexicon": self.lexicon}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "lexicon": self.lexicon,
+            "model_sha256": self.model_sha256,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AnalyzerInfo:
-        return cls(str(data["name"]), str(data["version"]), str(data["lexicon"]))
+        return cls(
+            str(data["name"]),
+            str(data["version"]),
+            str(data["lexicon"]),
+            str(data.get("model_sha256", "")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +201,24 @@ class QualityResult:
 
 
 # The eight emotions in enum order, which is also the order of the result's score fields.
-EMOTIONS: tuple[Emotion, ...] = tuple(e for e in Emotion if e is not Emotion.UNSPECIFIED)
+EMOTIONS: tuple[Emotion, ...] = tuple(
+    e for e in Emotion if e not in (Emotion.UNSPECIFIED, Emotion.NEUTRAL)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EmotionCategory:
+    """One fine-grained category of the emotion model, with its probability."""
+
+    name: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "score": self.score}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmotionCategory:
+        return cls(str(data["name"]), float(data["score"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +234,8 @@ class EmotionResult:
     dominant: Emotion
     matched_word_count: int
     analyzer: AnalyzerInfo
+    neutral: float = 0.0
+    categories: tuple[EmotionCategory, ...] = ()
 
     def scores(self) -> dict[Emotion, float]:
         """Each of the eight emotions with its score, in enum order."""
@@ -215,6 +246,8 @@ class EmotionResult:
         data["dominant"] = self.dominant.name
         data["matched_word_count"] = self.matched_word_count
         data["analyzer"] = self.analyzer.to_dict()
+        data["neutral"] = self.neutral
+        data["categories"] = [category.to_dict() for category in self.categories]
         return data
 
     @classmethod
@@ -224,6 +257,8 @@ class EmotionResult:
             dominant=Emotion[data["dominant"]],
             matched_word_count=int(data["matched_word_count"]),
             analyzer=AnalyzerInfo.from_dict(data["analyzer"]),
+            neutral=float(data.get("neutral", 0.0)),
+            categories=tuple(EmotionCategory.from_dict(c) for c in data.get("categories", ())),
         )
 
 
