@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 PROTOS := $(wildcard proto/textlens/v1/*.proto)
+# The published contract that every later change must stay compatible with (buf breaking).
+CONTRACT_BASE := f9d1ae999f98eccef0f9e4971434c3c77ba3aca5
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check
@@ -36,12 +38,13 @@ client-check: ## Run the client's own tests in a fresh venv holding only textlen
 pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff, mypy (strict), buf lint and format, and generated stubs up to date
+lint: setup ## ruff, mypy (strict), buf lint, format and breaking, and generated stubs up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/buf lint
 	$(BIN)/buf format --diff --exit-code
+	$(BIN)/buf breaking --against '.git#ref=$(CONTRACT_BASE)'
 	@$(MAKE) --no-print-directory proto-check
 
 format: setup ## Apply ruff and buf formatting

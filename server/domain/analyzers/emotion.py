@@ -91,7 +91,7 @@ class EmotionAnalyzer:
         # max() keeps the first of equal scores, which breaks ties in enum order.
         dominant = max(EMOTIONS, key=lambda e: counts[e]) if total else Emotion.UNSPECIFIED
         return EmotionResult(
-            **{emotion.name.lower(): score for emotion, score in scores.items()},
+            *scores.values(),
             dominant=dominant,
             matched_word_count=matched,
             analyzer=self.info,
