@@ -91,7 +91,14 @@ class EmotionAnalyzer:
         # max() keeps the first of equal scores, which breaks ties in enum order.
         dominant = max(EMOTIONS, key=lambda e: counts[e]) if total else Emotion.UNSPECIFIED
         return EmotionResult(
-            *scores.values(),
+            anger=scores[Emotion.ANGER],
+            anticipation=scores[Emotion.ANTICIPATION],
+            disgust=scores[Emotion.DISGUST],
+            fear=scores[Emotion.FEAR],
+            joy=scores[Emotion.JOY],
+            sadness=scores[Emotion.SADNESS],
+            surprise=scores[Emotion.SURPRISE],
+            trust=scores[Emotion.TRUST],
             dominant=dominant,
             matched_word_count=matched,
             analyzer=self.info,
