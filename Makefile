@@ -9,7 +9,7 @@ PROTOS := $(wildcard proto/textlens/v1/*.proto)
 CONTRACT_BASE := f9d1ae999f98eccef0f9e4971434c3c77ba3aca5
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check
+.PHONY: help setup run test pytest lint format proto proto-check googleapis services reliability bench clean client-check
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ format: setup ## Apply ruff and buf formatting
 
 proto: setup ## Regenerate the Python stubs in client/textlens/v1 from proto/
 	@scripts/gen-proto.sh client
+
+googleapis: setup ## Refresh third_party/googleapis from the installed googleapis-common-protos
+	@src=$$($(BIN)/python -c 'import google.rpc.status_pb2 as m, pathlib; print(pathlib.Path(m.__file__).parent)') \
+	  && cp "$$src"/{status,error_details,code}.proto third_party/googleapis/google/rpc/ \
+	  && cp "$$(dirname "$$src")"/../googleapis_common_protos-*.dist-info/licenses/LICENSE third_party/googleapis/ \
+	  && echo "third_party/googleapis: copied from $$src"
 
 proto-check: setup ## Fail if the committed stubs differ from a fresh generation
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && scripts/gen-proto.sh $$tmp \

@@ -4,7 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?output root}
 mkdir -p "$out/textlens/v1"
-.venv/bin/python -m grpc_tools.protoc -Iproto \
-  --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
+# google/rpc comes from third_party/googleapis (docs/contract.md); the well-known types
+# from grpcio-tools. Python's google.rpc modules are googleapis-common-protos', so only
+# textlens.v1 is generated here.
+protoc=(.venv/bin/python -m grpc_tools.protoc -Iproto -Ithird_party/googleapis)
+"${protoc[@]}" --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
   proto/textlens/v1/*.proto
 printf '"""Generated protobuf and gRPC stubs for textlens.v1 (make proto)."""\n' > "$out/textlens/v1/__init__.py"
