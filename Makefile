@@ -52,7 +52,7 @@ format: setup ## Apply ruff and buf formatting
 	$(BIN)/ruff format .
 	$(BIN)/buf format -w
 
-proto: setup ## Regenerate the Python stubs in client/textlens/v1 from proto/
+proto: setup ## Regenerate the stubs and descriptor set (with comments) in client/textlens/v1
 	@scripts/gen-proto.sh client
 
 googleapis: setup ## Refresh third_party/googleapis from the installed googleapis-common-protos
@@ -61,10 +61,10 @@ googleapis: setup ## Refresh third_party/googleapis from the installed googleapi
 	  && cp "$$(dirname "$$src")"/../googleapis_common_protos-*.dist-info/licenses/LICENSE third_party/googleapis/ \
 	  && echo "third_party/googleapis: copied from $$src"
 
-proto-check: setup ## Fail if the committed stubs differ from a fresh generation
+proto-check: setup ## Fail if the committed stubs or descriptor set differ from a fresh generation
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && scripts/gen-proto.sh $$tmp \
 	  && diff -r $$tmp/textlens/v1 client/textlens/v1 --exclude=__pycache__ \
-	  && echo "generated stubs are up to date"
+	  && echo "generated stubs and descriptor set are up to date"
 
 reliability: setup services ## Only the load, fault, churn and hostile-input tests, with their figures
 	$(BIN)/pytest -m slow -s tests/reliability $(PYTEST_ARGS)
