@@ -9,7 +9,7 @@ PROTOS := $(wildcard proto/textlens/v1/*.proto)
 CONTRACT_BASE := f9d1ae999f98eccef0f9e4971434c3c77ba3aca5
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools services reliability bench clean client-check
+.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ proto-check: setup ## Fail if the committed stubs or descriptor set differ from 
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && scripts/gen-proto.sh $$tmp \
 	  && diff -r $$tmp/textlens/v1 client/textlens/v1 --exclude=__pycache__ \
 	  && echo "generated stubs and descriptor set are up to date"
+
+node-check: setup ## Call every RPC from Node (@grpc/grpc-js), npm ci'd once per lockfile into ~/.cache/textlens
+	$(BIN)/pytest tests/e2e/test_node_client.py $(PYTEST_ARGS)
 
 reliability: setup services ## Only the load, fault, churn and hostile-input tests, with their figures
 	$(BIN)/pytest -m slow -s tests/reliability $(PYTEST_ARGS)
