@@ -43,14 +43,14 @@ lint: setup ## ruff, mypy (strict), buf lint, format and breaking, and generated
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/buf lint
-	$(BIN)/buf format --diff --exit-code
+	$(BIN)/buf format proto --diff --exit-code
 	$(BIN)/buf breaking --against '.git#ref=$(CONTRACT_BASE)'
 	@$(MAKE) --no-print-directory proto-check
 
 format: setup ## Apply ruff and buf formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	$(BIN)/buf format -w
+	$(BIN)/buf format -w proto
 
 proto: setup ## Regenerate the stubs and descriptor set (with comments) in client/textlens/v1
 	@scripts/gen-proto.sh client
