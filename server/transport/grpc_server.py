@@ -11,6 +11,7 @@ import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
+from server.transport.reflection import DescriptorSetSource
 from server.transport.servicers import AnalysisServicer, BatchServicer
 from textlens.v1 import (
     analysis_service_pb2,
@@ -100,7 +101,9 @@ def _add_reflection(server: grpc.aio.Server) -> None:
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     )
-    servicer = _ReflectionServicer(names)
+    # Descriptors with their comments, so `grpcurl describe` shows the API reference.
+    source = DescriptorSetSource.from_contract(health_pb2.DESCRIPTOR, reflection_pb2.DESCRIPTOR)
+    servicer = _ReflectionServicer(names, pool=source)
     # grpcio-reflection serves only v1alpha; v1 has the same messages under
     # another package, so the same servicer answers tools that speak only v1.
     server.add_generic_rpc_handlers(
