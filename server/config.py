@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     # Replace a built-in analyzer: {"sentiment": "package.module:Class"} (JSON in the env).
     analyzers: dict[str, str] = Field(default_factory=dict)
 
-    rate_limit: str = "100/minute"
+    # Texts per tenant in `limits` notation ("1000/minute"), or "off": a developer's own
+    # server never refuses work for being busy; production sets a budget (README).
+    rate_limit: str = "off"
     max_text_chars: int = Field(default=10_000, gt=0)
     max_batch_texts: int = Field(default=10_000, gt=0)
 

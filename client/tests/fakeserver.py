@@ -19,6 +19,7 @@ from textlens.v1 import (
     analysis_service_pb2,
     analysis_service_pb2_grpc,
     batch_pb2,
+    batch_service_pb2,
     batch_service_pb2_grpc,
 )
 
@@ -92,6 +93,7 @@ class Recorded:
     method: str
     request: Any
     metadata: dict[str, str]
+    peer: str = ""
 
 
 @dataclass
@@ -106,7 +108,7 @@ class Script:
 
     async def enter(self, method: str, request: Any, context: Any) -> None:
         metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
-        self.calls.append(Recorded(method, request, metadata))
+        self.calls.append(Recorded(method, request, metadata, context.peer()))
         pending = self.failures.get(method)
         if pending:
             await abort(context, pending.popleft())
@@ -158,11 +160,27 @@ class FakeAnalyses(analysis_service_pb2_grpc.AnalysisServiceServicer):
             )
         return self.stored[request.id]
 
+    def add_batch_result(
+        self, batch_id: str, item: int, text: str, *, failed: bool = False
+    ) -> analysis_pb2.Analysis:
+        analysis = self._make(text, analysis_pb2.ANALYSIS_TYPE_SENTIMENT)
+        analysis.batch_id = batch_id
+        analysis.batch_item = item
+        if failed:
+            analysis.ClearField("sentiment")
+            analysis.status = analysis_pb2.ANALYSIS_STATUS_FAILED
+            analysis.error_message = "the analyzer could not process this text"
+        return analysis
+
     async def ListAnalyses(
         self, request: Any, context: Any
     ) -> analysis_service_pb2.ListAnalysesResponse:
         await self.script.enter("ListAnalyses", request, context)
         items = sorted(self.stored.values(), key=lambda a: int(a.id[1:]))
+        if request.batch_id:  # a batch's results, in input order
+            items = sorted(
+                (a for a in items if a.batch_id == request.batch_id), key=lambda a: a.batch_item
+            )
         start = int(request.page_token or 0)
         size = request.page_size or 20
         page = items[start : start + size]
@@ -202,15 +220,23 @@ class FakeBatches(batch_service_pb2_grpc.BatchServiceServicer):
         self.progress = 0
         self.total = 3
         self.break_after: deque[int] = deque()
+        self.final_status = batch_pb2.BATCH_STATUS_COMPLETED
 
     def snapshot(self) -> batch_pb2.Batch:
         done = self.progress >= self.total
         return batch_pb2.Batch(
             id="b1",
+            analysis_type=analysis_pb2.ANALYSIS_TYPE_SENTIMENT,
             total_count=self.total,
             completed_count=self.progress,
-            status=batch_pb2.BATCH_STATUS_COMPLETED if done else batch_pb2.BATCH_STATUS_RUNNING,
+            status=self.final_status if done else batch_pb2.BATCH_STATUS_RUNNING,
         )
+
+    async def ListBatches(
+        self, request: Any, context: Any
+    ) -> batch_service_pb2.ListBatchesResponse:
+        await self.script.enter("ListBatches", request, context)
+        return batch_service_pb2.ListBatchesResponse(batches=[self.snapshot()], total_size=1)
 
     async def GetBatch(self, request: Any, context: Any) -> batch_pb2.Batch:
         await self.script.enter("GetBatch", request, context)
@@ -244,7 +270,9 @@ class FakeServer:
     server: grpc.aio.Server
 
 
-async def start_fake_server() -> FakeServer:
+async def start_fake_server(*, ipv6_too: bool = False) -> FakeServer:
+    """``ipv6_too``: listen on [::1] as well, on the same port, so that "localhost"
+    (which gRPC's resolver turns into both loopback addresses) names two servers."""
     script = Script()
     analyses = FakeAnalyses(script)
     batches = FakeBatches(script)
@@ -252,5 +280,7 @@ async def start_fake_server() -> FakeServer:
     analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(analyses, server)
     batch_service_pb2_grpc.add_BatchServiceServicer_to_server(batches, server)
     port = server.add_insecure_port("127.0.0.1:0")
+    if ipv6_too:
+        server.add_insecure_port(f"[::1]:{port}")
     await server.start()
     return FakeServer(f"127.0.0.1:{port}", script, analyses, batches, server)

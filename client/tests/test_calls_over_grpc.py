@@ -202,3 +202,39 @@ async def test_an_unreachable_server_is_unavailable_after_retries_within_the_dea
         with pytest.raises(textlens.Unavailable) as caught:
             await client.get_analysis("a", timeout=1.0)
     assert caught.value.attempts > 1
+    # The library keeps retrying, but what it finally raises is clear.
+    assert caught.value.unreachable
+    assert caught.value.message == "cannot reach TextLens at 127.0.0.1:1 (connection refused)"
+
+
+async def test_with_a_connect_timeout_a_refused_connection_fails_at_once() -> None:
+    async with AsyncClient("127.0.0.1:1", connect_timeout=5) as client:
+        with pytest.raises(textlens.Unavailable) as caught:
+            await client.get_analysis("a", timeout=30)
+    assert caught.value.attempts == 1
+    assert caught.value.unreachable
+
+
+async def test_once_connected_a_connect_timeout_no_longer_stops_retries(fake: FakeServer) -> None:
+    from fakeserver import unavailable  # noqa: PLC0415
+
+    async with AsyncClient(
+        fake.target, connect_timeout=5, retry=Retry(initial=0.01, maximum=0.02)
+    ) as client:
+        await client.create_analysis("First.", analysis_type="sentiment")
+        fake.script.fail("GetAnalysis", unavailable(), unavailable())
+        await client.get_analysis("a1")
+    assert len(fake.script.of("GetAnalysis")) == 3
+
+
+async def test_on_retry_is_told_of_each_wait(fake: FakeServer) -> None:
+    from fakeserver import rate_limited  # noqa: PLC0415
+
+    waits: list[tuple[str, float]] = []
+    retry = Retry(on_retry=lambda error, seconds: waits.append((type(error).__name__, seconds)))
+    fake.script.fail("CreateAnalysis", rate_limited(0.02), rate_limited(0.04))
+    async with AsyncClient(fake.target, retry=retry) as client:
+        await client.create_analysis("Late.", analysis_type="sentiment")
+    assert [name for name, _ in waits] == ["ResourceExhausted", "ResourceExhausted"]
+    assert 0.02 <= waits[0][1] <= 0.022
+    assert 0.04 <= waits[1][1] <= 0.044

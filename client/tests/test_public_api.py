@@ -44,6 +44,9 @@ EXPECTED = {
     "Unavailable",
     "DataLoss",
     "Unauthenticated",
+    "readable",
+    "Readable",
+    "NamedEnum",
 }
 
 

@@ -5,8 +5,10 @@
     async with AsyncClient("localhost:50051", token=token) as client:
         analysis = await client.create_analysis("I like it.", analysis_type="sentiment")
 
-Methods return the generated messages of ``textlens.v1``; failures raise subclasses of
-``TextLensError`` (see ``textlens._errors`` for the tree).
+Methods return the generated messages of ``textlens.v1``; ``readable(message)`` views
+one with enum names and datetimes (``print(readable(analysis).sentiment.label)`` prints
+``POSITIVE``). Failures raise subclasses of ``TextLensError`` (see ``textlens._errors``
+for the tree).
 """
 
 from textlens._channel import TLS, Keepalive, TokenSource
@@ -32,6 +34,7 @@ from textlens._errors import (
     Unimplemented,
     Unknown,
 )
+from textlens._readable import NamedEnum, Readable, readable
 from textlens._retry import Retry
 from textlens._streaming import StreamInput, StreamResult
 from textlens._sync import Client, SyncIterator
@@ -65,10 +68,12 @@ __all__ = [
     "Keepalive",
     "ListAnalysesResponse",
     "ListBatchesResponse",
+    "NamedEnum",
     "NotFound",
     "OutOfRange",
     "PermissionDenied",
     "ProtocolError",
+    "Readable",
     "ResourceExhausted",
     "Retry",
     "StreamInput",
@@ -80,4 +85,5 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "Unknown",
+    "readable",
 ]

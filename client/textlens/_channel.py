@@ -7,13 +7,24 @@ credentials on a plaintext channel, so there (and on an injected channel, whose
 security the client cannot see) the client adds the same ``authorization`` metadata to
 each call itself. Either way a callable token source is asked again for every attempt,
 so a refreshed token is picked up by the next call and by retries.
+
+A ``dns:///`` target (a name that resolves to several replicas, such as a Kubernetes
+headless Service) gets the published gRPC service config, ``grpc-service-config.json``
+(the same file as ``deploy/grpc/service_config.json``): ``round_robin`` over every
+address. Its retry policy, written for clients in other languages, is taken out before
+gRPC sees it: this client retries the same methods on the same codes itself (with the
+server's RetryInfo delays and a fresh token per attempt), and two layers would multiply
+the attempts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +38,11 @@ Pem = bytes | str | os.PathLike[str]
 # default 4 MiB receive limit would fail such answers.
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 # After a server restart the channel should reconnect within about a second, not the
-# minutes gRPC's default reconnect backoff can grow to.
+# minutes gRPC's default reconnect backoff can grow to. (Not grpc.min_reconnect_backoff_ms:
+# gRPC also takes it as the time a connection attempt may last, and 200 ms would fail
+# every handshake slower than that, such as TLS across an ocean.)
 _RECONNECT_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
 
@@ -113,6 +125,26 @@ class _TokenPlugin(grpc.AuthMetadataPlugin):
         callback((("authorization", value),), None)
 
 
+SERVICE_CONFIG_FILE = "grpc-service-config.json"
+
+
+def published_service_config() -> dict[str, Any]:
+    """The service config published for every client, as shipped in this package."""
+    text = resources.files("textlens").joinpath(SERVICE_CONFIG_FILE).read_text()
+    config: dict[str, Any] = json.loads(text)
+    return config
+
+
+@cache
+def service_config() -> str:
+    """The published service config without its retry policy, as this client uses it."""
+    config = published_service_config()
+    for method in config.get("methodConfig", []):
+        method.pop("retryPolicy", None)
+    config.pop("retryThrottling", None)
+    return json.dumps(config)
+
+
 def create_channel(
     target: str,
     *,
@@ -130,6 +162,8 @@ def create_channel(
         merged.update(keepalive.options())
     if isinstance(tls, TLS) and tls.server_name:
         merged["grpc.ssl_target_name_override"] = tls.server_name
+    if target.startswith("dns:"):
+        merged["grpc.service_config"] = service_config()
     merged.update(dict(options))
     channel_options = list(merged.items())
     if tls is False:

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import math
 import os
+import platform
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
 
-from textlens import _errors, _output, _progress, _values
+from textlens import _errors, _json, _output, _progress, _values
 from textlens._channel import TLS
 from textlens._client import DEFAULT_TIMEOUT, AsyncClient
+from textlens._retry import Retry
 from textlens._streaming import ThreadedSource
-from textlens.v1 import batch_pb2
+from textlens.v1 import analysis_pb2, batch_pb2
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_CONNECT_TIMEOUT = 3.0
+STDIN = "-"
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1
@@ -47,8 +52,11 @@ environment:
   TEXTLENS_TARGET   default for --target (else 127.0.0.1:50051)
   TEXTLENS_TOKEN    default for --token
 
-input files hold one text per line ('-' reads stdin); blank lines are skipped and
-each text's ref is its line number.
+input: TEXT or FILE may be '-' to read stdin. Files hold one text per line; blank
+lines are skipped and each text's ref is its line number.
+
+output: JSON as grpcurl prints it (one message pretty-printed; JSON lines for lists and
+streams when piped), tables for lists and streams on a terminal; --output chooses.
 
 exit status:
   0   success
@@ -74,34 +82,85 @@ def exit_code(error: _errors.TextLensError) -> int:
     return _EXIT_BY_CODE.get(error.code, EXIT_SERVER_ERROR)
 
 
+def version() -> str:
+    import google.protobuf  # noqa: PLC0415 - only --version needs it
+
+    from textlens import __version__  # noqa: PLC0415 - the package imports this module's deps
+
+    return (
+        f"textlens {__version__} (Python {platform.python_version()}, "
+        f"grpcio {grpc.__version__}, protobuf {google.protobuf.__version__})"
+    )
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's layout and adds "(default: X)" to options that have one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and action.option_strings
+            and default not in (None, False, "", argparse.SUPPRESS)
+            and not isinstance(action, argparse._VersionAction)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The connection options; subcommands take them too (``textlens get ID --target X``)."""
-    default = argparse.SUPPRESS if suppress else None
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
     conn = parser.add_argument_group("connection")
-    conn.add_argument("--target", default=default, help="host:port (env TEXTLENS_TARGET)")
-    conn.add_argument("--token", default=default, help="bearer token, a JWT (env TEXTLENS_TOKEN)")
     conn.add_argument(
-        "--tls", action="store_true", default=argparse.SUPPRESS if suppress else False,
-        help="use TLS with the system's CAs",
+        "--target", default=default(None), metavar="HOST:PORT",
+        help=f"the server; dns:///NAME:PORT balances over every address "
+        f"(env TEXTLENS_TARGET, else {DEFAULT_TARGET})",
     )  # fmt: skip
     conn.add_argument(
-        "--tls-ca", type=Path, metavar="FILE", default=default, help="CA bundle (PEM)"
+        "--token", default=default(None), help="bearer token, a JWT (env TEXTLENS_TOKEN)"
     )
     conn.add_argument(
-        "--tls-cert", type=Path, metavar="FILE", default=default, help="client cert (mTLS)"
+        "--tls", action="store_true", default=default(False), help="use TLS with the system's CAs"
     )
+    conn.add_argument("--tls-ca", metavar="FILE", default=default(None), help="CA bundle (PEM)")
     conn.add_argument(
-        "--tls-key", type=Path, metavar="FILE", default=default, help="client key (mTLS)"
+        "--tls-cert", metavar="FILE", default=default(None), help="client certificate (mTLS)"
     )
-    conn.add_argument("--tls-server-name", metavar="NAME", default=default, help="name in the cert")
+    conn.add_argument("--tls-key", metavar="FILE", default=default(None), help="client key (mTLS)")
     conn.add_argument(
-        "--timeout", type=float, metavar="SECONDS", default=default,
+        "--tls-server-name", metavar="NAME", default=default(None),
+        help="the name to verify in the server's certificate",
+    )  # fmt: skip
+    conn.add_argument(
+        "--timeout", type=float, metavar="SECONDS", default=default(None),
         help=f"deadline per call, retries included (default {DEFAULT_TIMEOUT:g}; "
-        "stream and watch: none)",
+        "stream, watch and results: none)",
+    )  # fmt: skip
+    conn.add_argument(
+        "--connect-timeout", type=float, metavar="SECONDS",
+        default=default(DEFAULT_CONNECT_TIMEOUT),
+        help="how long to wait for a connection; a refused one fails at once (0: retry "
+        "like any other failure, within --timeout)",
+    )  # fmt: skip
+    conn.add_argument(
+        "--no-retry", action="store_true", default=default(False),
+        help="fail at once instead of retrying when rate limited or the server is unavailable",
     )  # fmt: skip
     parser.add_argument(
-        "--no-progress", action="store_true", default=argparse.SUPPRESS if suppress else False,
+        "--no-progress", action="store_true", default=default(False),
         help="no progress bar even on a terminal",
+    )  # fmt: skip
+
+
+def _output_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
+    parser.add_argument(
+        "--output", *aliases, choices=["auto", "json", "table"], default="auto", dest="output",
+        help="auto: a table on a terminal, JSON lines otherwise",
     )  # fmt: skip
 
 
@@ -110,72 +169,113 @@ def _parser() -> argparse.ArgumentParser:
         prog="textlens",
         description="Call a TextLens server: analyse texts, manage batches, check health.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
+    parser.add_argument("--version", action="version", version=version())
     _add_common(parser, suppress=False)
     commands = _Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-
     types = _values.ANALYSIS_TYPES
-    analyze = commands.add_parser("analyze", help="analyse one text and store the analysis")
-    analyze.add_argument("text")
-    analyze.add_argument("--type", choices=types, default="sentiment")
+
+    analyze = commands.add(
+        "analyze", "analyse one text now, store the analysis and print it (CreateAnalysis)"
+    )
+    analyze.add_argument("text", metavar="TEXT", help="the text; - reads it from stdin")
+    analyze.add_argument("--type", choices=types, default="sentiment", help="analysis type")
     analyze.add_argument("--request-id", help="idempotency key (default: a fresh one)")
 
-    get = commands.add_parser("get", help="show one analysis")
-    get.add_argument("id")
+    commands.add("get", "print one analysis (GetAnalysis)").add_argument("id", metavar="ID")
 
-    listing = commands.add_parser("list", help="list analyses, newest first (JSON lines)")
-    listing.add_argument("--type", choices=types)
-    listing.add_argument("--status", choices=_values.ANALYSIS_STATUSES)
+    listing = commands.add(
+        "list", "list analyses, newest first; a batch's results in input order (ListAnalyses)"
+    )
+    listing.add_argument("--type", choices=types, help="only this analysis type")
+    listing.add_argument("--status", choices=_values.ANALYSIS_STATUSES, help="only this status")
     listing.add_argument("--batch", metavar="BATCH_ID", help="only the results of this batch")
-    listing.add_argument("--order-by", default="", help='"create_time" or "update_time" [desc]')
-    listing.add_argument("--limit", type=int, default=20, help="at most N (0: all; default 20)")
+    listing.add_argument(
+        "--order-by", default="",
+        help='"create_time", "update_time" (with --batch also "batch_item"), then optionally '
+        '" desc" (default: "create_time desc"; with --batch "batch_item")',
+    )  # fmt: skip
+    listing.add_argument("--limit", type=int, default=20, help="at most N; 0 for all")
+    _output_option(listing)
 
-    delete = commands.add_parser("delete", help="delete one analysis")
-    delete.add_argument("id")
+    commands.add("delete", "delete one analysis (DeleteAnalysis)").add_argument("id", metavar="ID")
 
-    stream = commands.add_parser(
-        "stream", help="analyse a file's lines over AnalyzeStream (JSON lines, or a table)"
+    stream = commands.add(
+        "stream", "analyse a file's lines over one AnalyzeStream call, results in input order"
     )
-    stream.add_argument("file", help="one text per line; - for stdin")
-    stream.add_argument("--type", choices=types, default="sentiment")
+    stream.add_argument("file", metavar="FILE", help="one text per line; - reads stdin")
+    stream.add_argument("--type", choices=types, default="sentiment", help="analysis type")
     stream.add_argument("--batch-size", type=int, default=100, help="texts per message")
-    stream.add_argument("--max-in-flight", type=int, default=1000, help="texts ahead of results")
     stream.add_argument(
-        "--format", choices=["auto", "json", "table"], default="auto", help="auto: table on a TTY"
+        "--max-in-flight", type=int, default=1000, help="texts sent ahead of their results"
     )
+    _output_option(stream, "--format")
 
-    batch = commands.add_parser("batch", help="durable background batches")
+    batch = commands.add("batch", "durable background batches (BatchService)")
     batch_commands = _Commands(
         batch.add_subparsers(dest="batch_command", required=True, metavar="COMMAND")
     )
-    create = batch_commands.add_parser("create", help="store a batch of a file's lines")
-    create.add_argument("file", help="one text per line; - for stdin")
-    create.add_argument("--type", choices=types, default="sentiment")
+    create = batch_commands.add(
+        "create", "store a batch of a file's lines for background analysis (CreateBatch)"
+    )
+    create.add_argument("file", metavar="FILE", help="one text per line; - reads stdin")
+    create.add_argument("--type", choices=types, default="sentiment", help="analysis type")
     create.add_argument("--request-id", help="idempotency key (default: a fresh one)")
     create.add_argument("--watch", action="store_true", help="follow it until it finishes")
-    batch_commands.add_parser("get", help="show one batch").add_argument("id")
-    batch_list = batch_commands.add_parser("list", help="list batches (JSON lines)")
-    batch_list.add_argument("--status", choices=_values.BATCH_STATUSES)
-    batch_list.add_argument("--type", choices=types)
-    batch_list.add_argument("--order-by", default="")
-    batch_list.add_argument("--limit", type=int, default=20, help="at most N (0: all)")
-    batch_commands.add_parser("cancel", help="cancel a batch").add_argument("id")
-    batch_commands.add_parser("watch", help="follow a batch until it finishes").add_argument("id")
+    batch_commands.add("get", "print one batch with its counters (GetBatch)").add_argument(
+        "id", metavar="ID"
+    )
+    batch_list = batch_commands.add("list", "list batches, newest first (ListBatches)")
+    batch_list.add_argument("--status", choices=_values.BATCH_STATUSES, help="only this status")
+    batch_list.add_argument("--type", choices=types, help="only this analysis type")
+    batch_list.add_argument(
+        "--order-by", default="",
+        help='"create_time" or "update_time", then optionally " desc" '
+        '(default: "create_time desc")',
+    )  # fmt: skip
+    batch_list.add_argument("--limit", type=int, default=20, help="at most N; 0 for all")
+    _output_option(batch_list)
+    batch_commands.add(
+        "cancel", "cancel a batch: texts not yet analysed never will be (CancelBatch)"
+    ).add_argument("id", metavar="ID")
+    batch_commands.add(
+        "watch",
+        "follow a batch until it finishes: a progress bar on a terminal, each snapshot as a "
+        "JSON line when piped (WatchBatch)",
+    ).add_argument("id", metavar="ID")
+    results = batch_commands.add(
+        "results",
+        "one line per input text, in input order, with its index and result or error; waits "
+        "for the batch to finish first (ListAnalyses with batch_id)",
+    )
+    results.add_argument("id", metavar="ID")
+    results.add_argument(
+        "--output", choices=["jsonl", "json", "csv"], default="jsonl",
+        help="jsonl (json is the same): {\"index\", \"analysis\", \"error\"} per line; csv: "
+        "a header, then the result's main figures per line",
+    )  # fmt: skip
+    results.add_argument(
+        "--no-wait", action="store_true",
+        help="print the results stored so far instead of waiting for the batch to finish",
+    )  # fmt: skip
 
-    health = commands.add_parser("health", help="check the server's health")
+    health = commands.add("health", "check the server's health (grpc.health.v1 Check)")
     health.add_argument("--service", default="", help="a service name; empty for the server")
     return parser
 
 
 class _Commands:
-    """Adds subcommands that accept the connection options after their name too."""
+    """Adds subcommands with a description, that take the connection options too."""
 
     def __init__(self, action: Any) -> None:
         self._action = action
 
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = self._action.add_parser(name, **kwargs)
+    def add(self, name: str, description: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._action.add_parser(
+            name, help=description, description=description[0].upper() + description[1:] + ".",
+            formatter_class=_Formatter,
+        )  # fmt: skip
         _add_common(parser, suppress=True)
         return parser
 
@@ -198,29 +298,70 @@ def _tls(args: argparse.Namespace) -> TLS | bool:
     return bool(args.tls)
 
 
+def _unreadable(path: str, exc: BaseException) -> _Usage:
+    name = "stdin" if path == STDIN else path
+    if isinstance(exc, UnicodeDecodeError):
+        return _Usage(f"cannot read {name}: not UTF-8 text (byte {exc.start} of a line)")
+    if isinstance(exc, OSError) and exc.strerror:
+        return _Usage(f"cannot read {name}: {exc.strerror}")
+    return _Usage(f"cannot read {name}: {exc}")
+
+
+def _open(path: str) -> TextIO:
+    if path == STDIN:
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
 def _lines(path: str) -> Iterator[tuple[str, str]]:
     """(line number, text) for each non-blank line."""
-    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    stream = _open(path)
     try:
         for number, line in enumerate(stream, start=1):
             text = line.rstrip("\r\n")
             if text.strip():
                 yield str(number), text
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
     finally:
         if stream is not sys.stdin:
             stream.close()
 
 
 def _count_lines(path: str) -> int | None:
-    if path == "-":
+    if path == STDIN:
         return None
-    with open(path, encoding="utf-8") as stream:
-        return sum(1 for line in stream if line.strip())
+    return sum(1 for _ in _lines(path))
 
 
-def _check_readable(path: str) -> None:
-    if path != "-" and not os.access(path, os.R_OK):
-        raise _Usage(f"cannot read {path}")
+def _wait(seconds: float) -> str:
+    """``0.4 s`` below a second, else whole seconds rounded up, as the server says them."""
+    return f"{max(seconds, 0.1):.1f} s" if seconds < 1 else f"{math.ceil(seconds)} s"
+
+
+def _notice_retry(error: _errors.TextLensError, seconds: float) -> None:
+    """Tells the user why the command is waiting (stderr; stdout stays data)."""
+    if isinstance(error, _errors.ResourceExhausted):
+        print(f"textlens: rate limited, retrying in {_wait(seconds)}", file=sys.stderr)
+    elif seconds >= 1:  # shorter waits pass unnoticed; saying so would be noise
+        why = error.reason or error.message
+        print(
+            f"textlens: server unavailable ({why}), retrying in {_wait(seconds)}", file=sys.stderr
+        )
+
+
+def _describe(error: _errors.TextLensError) -> str:
+    """The error line, with a hint where the fix is usually on the user's side."""
+    if isinstance(error, _errors.Unavailable) and error.unreachable:
+        if "TLS" in error.message:
+            return f"{error.message}. Use --tls or --tls-ca if and only if the server serves TLS"
+        if "host not found" in error.message or "invalid port" in error.message:
+            return f"{error.message}. Is the address right (--target, TEXTLENS_TARGET)?"
+        return f"{error.message}. Is the server running?"
+    return str(error)
 
 
 class Command:
@@ -239,9 +380,19 @@ class Command:
     def print(self, line: str) -> None:
         print(line, file=self.out, flush=True)
 
+    def table(self) -> bool:
+        output = self.args.output
+        return output == "table" or (output == "auto" and self.out.isatty())
+
     async def analyze(self) -> int:
+        text = self.args.text
+        if text == STDIN:
+            try:
+                text = sys.stdin.read().removesuffix("\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _unreadable(STDIN, exc) from None
         analysis = await self.client.create_analysis(
-            self.args.text,
+            text,
             analysis_type=self.args.type,
             request_id=self.args.request_id,
             timeout=self.unary_timeout,
@@ -256,6 +407,7 @@ class Command:
 
     async def list(self) -> int:
         limit = self.args.limit
+        table = self.table()
         count = 0
         async for analysis in self.client.list_analyses(
             page_size=min(limit, 100) if limit > 0 else 100,
@@ -265,10 +417,16 @@ class Command:
             order_by=self.args.order_by,
             timeout=self.unary_timeout,
         ):
-            self.print(_output.to_json(analysis, pretty=False))
+            if table and not count:
+                self.print(_output.ANALYSIS_HEADER)
+            self.print(
+                _output.analysis_row(analysis) if table else _output.to_json(analysis, pretty=False)
+            )
             count += 1
             if count == limit:
                 break
+        if table and not count:
+            print("textlens: no analyses found", file=sys.stderr)
         return EXIT_OK
 
     async def delete(self) -> int:
@@ -278,15 +436,14 @@ class Command:
 
     async def stream(self) -> int:
         args = self.args
-        _check_readable(args.file)
-        table = args.format == "table" or (args.format == "auto" and self.out.isatty())
-        bar = _progress.progress(
-            "analysing", _count_lines(args.file), enabled=self.progress_enabled
-        )
-        failed = 0
+        table = self.table()
+        total = _count_lines(args.file)  # also fails early on an unreadable file
+        bar = _progress.progress("analysing", total, enabled=self.progress_enabled)
+        rejected: dict[str, int] = {}
+        sent = 0
         try:
             if table:
-                bar.write(_output.TABLE_HEADER)
+                bar.write(_output.STREAM_HEADER)
             async for result in self.client._analyze_source(
                 ThreadedSource(_lines(args.file)),
                 analysis_type=args.type,
@@ -295,7 +452,10 @@ class Command:
                 timeout=args.timeout,
                 metadata=(),
             ):
-                failed += not result.ok
+                sent += 1
+                if result.error is not None:
+                    why = result.error.reason or result.error.code.name
+                    rejected[why] = rejected.get(why, 0) + 1
                 line = (
                     _output.stream_result_row(result)
                     if table
@@ -305,8 +465,10 @@ class Command:
                 bar.advance()
         finally:
             bar.close()
-        if failed:
-            print(f"textlens: {failed} texts were rejected", file=sys.stderr)
+        if rejected:
+            reasons = ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
+            count = sum(rejected.values())
+            print(f"textlens: {count} of {sent} texts rejected: {reasons}", file=sys.stderr)
             return EXIT_NEGATIVE
         return EXIT_OK
 
@@ -316,7 +478,6 @@ class Command:
 
     async def batch_create(self) -> int:
         args = self.args
-        _check_readable(args.file)
         texts = [text for _, text in _lines(args.file)]
         batch = await self.client.create_batch(
             texts, analysis_type=args.type, request_id=args.request_id, timeout=self.unary_timeout
@@ -333,6 +494,7 @@ class Command:
 
     async def batch_list(self) -> int:
         limit = self.args.limit
+        table = self.table()
         count = 0
         async for batch in self.client.list_batches(
             page_size=min(limit, 100) if limit > 0 else 100,
@@ -341,10 +503,14 @@ class Command:
             order_by=self.args.order_by,
             timeout=self.unary_timeout,
         ):
-            self.print(_output.to_json(batch, pretty=False))
+            if table and not count:
+                self.print(_output.BATCH_HEADER)
+            self.print(_output.batch_row(batch) if table else _output.to_json(batch, pretty=False))
             count += 1
             if count == limit:
                 break
+        if table and not count:
+            print("textlens: no batches found", file=sys.stderr)
         return EXIT_OK
 
     async def batch_cancel(self) -> int:
@@ -357,22 +523,48 @@ class Command:
             await self.client.get_batch(self.args.id, timeout=self.unary_timeout)
         )
 
-    async def _watch(self, batch: batch_pb2.Batch) -> int:
-        """JSON lines of snapshots when piped; a progress bar, then the last one, on a TTY."""
-        interactive = self.out.isatty()
+    async def batch_results(self) -> int:
+        batch = await self.client.get_batch(self.args.id, timeout=self.unary_timeout)
+        if batch.status not in _values.TERMINAL_BATCH_STATUSES and not self.args.no_wait:
+            batch = await self._follow(batch, echo=False)
+        finished = batch.status in _values.TERMINAL_BATCH_STATUSES
+        writer = _ResultWriter(self.out, self.args.output, batch.analysis_type)
+        expected = 0
+        async for analysis in self.client.list_analyses(
+            batch_id=batch.id, order_by="batch_item", timeout=self.unary_timeout
+        ):
+            if finished:  # a finished batch's gaps are texts that were never analysed
+                for missing in range(expected, analysis.batch_item):
+                    writer.missing(missing, batch.status)
+            writer.result(analysis)
+            expected = analysis.batch_item + 1
+        if finished:
+            for missing in range(expected, batch.total_count):
+                writer.missing(missing, batch.status)
+        return EXIT_OK
+
+    async def _follow(self, batch: batch_pb2.Batch, *, echo: bool) -> batch_pb2.Batch:
+        """Watches until the batch finishes, with a progress bar on a terminal; returns
+        the last snapshot. ``echo`` prints each snapshot as a JSON line when piped."""
         bar = _progress.progress("batch", batch.total_count, enabled=self.progress_enabled)
         last = batch
+        echo = echo and not self.out.isatty()
         try:
-            if not interactive:
+            if echo:
                 self.print(_output.to_json(batch, pretty=False))
             async for snapshot in self.client.watch_batch(batch.id, timeout=self.args.timeout):
-                if not interactive and snapshot != last:
+                if echo and snapshot != last:
                     self.print(_output.to_json(snapshot, pretty=False))
                 last = snapshot
                 bar.update(snapshot.completed_count + snapshot.failed_count, snapshot.total_count)
         finally:
             bar.close()
-        if interactive:
+        return last
+
+    async def _watch(self, batch: batch_pb2.Batch) -> int:
+        """JSON lines of snapshots when piped; a progress bar, then the last one, on a TTY."""
+        last = await self._follow(batch, echo=True)
+        if self.out.isatty():
             self.print(_output.to_json(last, pretty=True))
         if last.status in (batch_pb2.BATCH_STATUS_FAILED, batch_pb2.BATCH_STATUS_CANCELLED):
             return EXIT_NEGATIVE
@@ -384,8 +576,49 @@ class Command:
         return EXIT_OK if status == "SERVING" else EXIT_NEGATIVE
 
 
+class _ResultWriter:
+    """``batch results``: one JSON line or CSV row per input text."""
+
+    def __init__(self, out: TextIO, output: str, analysis_type: int) -> None:
+        self._out = out
+        self._csv = csv.writer(out, lineterminator="\n") if output == "csv" else None
+        self._type = analysis_type
+        if self._csv is not None:
+            self._csv.writerow(_output.csv_header(analysis_type))
+
+    def result(self, analysis: analysis_pb2.Analysis) -> None:
+        failed = analysis.status == analysis_pb2.ANALYSIS_STATUS_FAILED
+        error = (analysis.error_message or "analysis failed") if failed else ""
+        if self._csv is not None:
+            self._csv.writerow(_output.csv_row(analysis.batch_item, analysis, error, self._type))
+            return
+        line: dict[str, Any] = {
+            "index": analysis.batch_item,
+            "analysis": _json.message_tree(analysis),
+        }
+        if error:
+            line["error"] = error
+        print(_output.json_line(line), file=self._out)
+
+    def missing(self, index: int, status: int) -> None:
+        cancelled = status == batch_pb2.BATCH_STATUS_CANCELLED
+        error = "not analysed: the batch was cancelled" if cancelled else "not analysed"
+        if self._csv is not None:
+            self._csv.writerow(_output.csv_row(index, None, error, self._type))
+        else:
+            print(_output.json_line({"index": index, "error": error}), file=self._out)
+
+
 async def _run(args: argparse.Namespace) -> int:
-    async with AsyncClient(args.target, tls=_tls(args), token=args.token or None) as client:
+    retry = None if args.no_retry else Retry(on_retry=_notice_retry)
+    connect_timeout = args.connect_timeout if args.connect_timeout > 0 else None
+    async with AsyncClient(
+        args.target,
+        tls=_tls(args),
+        token=args.token or None,
+        retry=retry,
+        connect_timeout=connect_timeout,
+    ) as client:
         command = Command(args, client)
         handler: Callable[[], Awaitable[int]] = getattr(command, args.command)
         return await handler()
@@ -400,14 +633,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except _errors.TextLensError as error:
-        print(f"textlens: error: {error}", file=sys.stderr)
+        print(f"textlens: error: {_describe(error)}", file=sys.stderr)
         return exit_code(error)
     except BrokenPipeError:
         # The reader went away (| head): not an error; keep the exit flush quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (_Usage, OSError, UnicodeDecodeError) as error:
+    except _Usage as error:
         print(f"textlens: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # a TLS file named on the command line
+        what = f"cannot read {error.filename}: {error.strerror}" if error.filename else error
+        print(f"textlens: error: {what}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("textlens: interrupted", file=sys.stderr)

@@ -3,6 +3,12 @@
 Each unary method goes through ``_unary``: the deadline is fixed once from ``timeout=``
 and shrinks across attempts, retryable methods are retried by ``_retry``, and gRPC
 failures become TextLensError subclasses in ``_errors.rpc_errors``.
+
+``connect_timeout`` makes a client fail fast until it has first reached its server: the
+first call waits at most that long for a connection, and a refused connection or an
+unknown host fails at once instead of being retried for the whole deadline (the command
+line uses 3 s). Once connected, failures are retried by the policy as usual, so a
+server restart in the middle of a client's life is ridden out.
 """
 
 # Per-call ``timeout=`` is gRPC's deadline, not an asyncio timeout: ASYNC109 does not apply.
@@ -10,6 +16,7 @@ failures become TextLensError subclasses in ``_errors.rpc_errors``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sequence
 from types import TracebackType
@@ -20,8 +27,16 @@ from google.protobuf.message import Message
 
 from textlens import _health
 from textlens._channel import TLS, Keepalive, TokenSource, bearer, create_channel
-from textlens._errors import TextLensError, rpc_errors
-from textlens._retry import SYSTEM_CLOCK, Clock, Retry, call_with_retry, deadline_after, remaining
+from textlens._errors import TextLensError, Unavailable, rpc_errors
+from textlens._retry import (
+    SYSTEM_CLOCK,
+    Clock,
+    Retry,
+    call_with_retry,
+    deadline_after,
+    next_wait,
+    remaining,
+)
 from textlens._streaming import (
     ChunkSource,
     StreamInput,
@@ -68,6 +83,8 @@ class AsyncClient:
     retrying off). ``timeout`` is the default deadline in seconds of each unary call, retries
     included; every method also takes a keyword-only ``timeout=`` (None: no deadline).
     Streams (``analyze_stream``, ``watch_batch``) have no deadline unless given one.
+    ``connect_timeout`` (seconds, None by default) makes calls fail fast until the
+    server has first been reached: see the module's docstring.
 
     Use it as ``async with AsyncClient("localhost:50051") as client: ...`` or call
     ``await client.close()``.
@@ -85,6 +102,7 @@ class AsyncClient:
         keepalive: Keepalive | None = None,
         options: Sequence[tuple[str, Any]] = (),
         metadata: Metadata = (),
+        connect_timeout: float | None = None,
     ) -> None:
         if (target is None) == (channel is None):
             raise ValueError("AsyncClient needs a target or a channel, not both")
@@ -105,6 +123,8 @@ class AsyncClient:
         self._retry = Retry() if retry is DEFAULT else retry
         self._clock: Clock = SYSTEM_CLOCK
         self._closed = False
+        self._connect_timeout = connect_timeout
+        self._reached = connect_timeout is None  # nothing to wait for without one
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -156,6 +176,40 @@ class AsyncClient:
     def _policy(self, retry: Retry | Default | None) -> Retry | None:
         return self._retry if retry is DEFAULT else retry
 
+    async def _connected(self, deadline: float | None) -> bool:
+        """Until the server was first reached (with ``connect_timeout`` set): waits for a
+        connection. False means gRPC already knows why there is none (refused, unknown
+        host): the caller makes one attempt, which fails at once with that reason."""
+        if self._reached:
+            return True
+        channel = self._stubs().channel
+        assert self._connect_timeout is not None
+        budget = self._connect_timeout
+        left = remaining(deadline, self._clock)
+        if left is not None:
+            budget = min(budget, left)
+        ends = self._clock.monotonic() + budget
+        state = channel.get_state(try_to_connect=True)
+        while state != grpc.ChannelConnectivity.READY:
+            if state in (
+                grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+                grpc.ChannelConnectivity.SHUTDOWN,
+            ):
+                return False
+            try:
+                async with asyncio.timeout(max(0.0, ends - self._clock.monotonic())):
+                    await channel.wait_for_state_change(state)
+            except TimeoutError:
+                error = Unavailable(
+                    f"cannot reach TextLens at {self._target or 'the target'} "
+                    f"(no connection within {budget:g} s)"
+                )
+                error.unreachable = True
+                raise error from None
+            state = channel.get_state(try_to_connect=True)
+        self._reached = True
+        return True
+
     async def _unary(
         self,
         method: UnaryUnaryMultiCallable[Req, Resp],
@@ -165,13 +219,15 @@ class AsyncClient:
         retry: Retry | Default | None,
         metadata: Metadata,
     ) -> Resp:
+        target = self._target
+
         async def attempt(left: float | None) -> Resp:
-            with rpc_errors():
+            with rpc_errors(target):
                 return await method(request, timeout=left, metadata=self._call_metadata(metadata))
 
-        return await call_with_retry(
-            attempt, retry=self._policy(retry), deadline=self._deadline(timeout), clock=self._clock
-        )
+        deadline = self._deadline(timeout)
+        policy = self._policy(retry) if await self._connected(deadline) else None
+        return await call_with_retry(attempt, retry=policy, deadline=deadline, clock=self._clock)
 
     # -- analyses ------------------------------------------------------------------
 
@@ -337,6 +393,7 @@ class AsyncClient:
     ) -> AsyncGenerator[StreamResult, None]:
         kind = _analysis_type(analysis_type)
         stubs = self._stubs()
+        await self._connected(deadline_after(timeout, self._clock))
         async for result in run_stream(
             lambda: stubs.analyze_stream(
                 None, timeout=timeout, metadata=self._call_metadata(metadata)
@@ -345,6 +402,7 @@ class AsyncClient:
             analysis_type=kind,
             batch_size=batch_size,
             max_in_flight=max_in_flight,
+            target=self._target,
         ):
             yield result
 
@@ -473,8 +531,8 @@ class AsyncClient:
         finishes. A stream broken by UNAVAILABLE (a server restart) is reopened with
         backoff and carries on from the batch's current snapshot (not repeating the last
         one seen)."""
-        policy = self._policy(retry)
         deadline = deadline_after(timeout, self._clock)
+        policy = self._policy(retry) if await self._connected(deadline) else None
         request = batch_service_pb2.WatchBatchRequest(id=batch_id)
         attempt = 0
         last: batch_pb2.Batch | None = None
@@ -487,7 +545,7 @@ class AsyncClient:
             )
             finished = False
             try:
-                with rpc_errors():
+                with rpc_errors(self._target):
                     async for snapshot in call:
                         attempt = 0
                         finished = snapshot.status in TERMINAL_BATCH_STATUSES
@@ -499,13 +557,10 @@ class AsyncClient:
                 if finished:
                     return
                 error.attempts = max(attempt, 1)
-                wait = (
-                    None
-                    if policy is None
-                    else policy.delay(error, error.attempts, self._clock.uniform)
+                wait = next_wait(
+                    error, error.attempts, retry=policy, deadline=deadline, clock=self._clock
                 )
-                left = remaining(deadline, self._clock)
-                if wait is None or (left is not None and wait >= left):
+                if wait is None:
                     raise
                 await self._clock.sleep(wait)
             finally:

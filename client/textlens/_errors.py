@@ -14,7 +14,8 @@ TextLensError                 every failure of a call; .code, .message, .reason,
 ├── OutOfRange                OUT_OF_RANGE
 ├── Unimplemented             UNIMPLEMENTED: the server does not offer the method
 ├── Internal                  INTERNAL: quote .request_id when reporting it
-├── Unavailable               UNAVAILABLE: server down, draining, or its database is
+├── Unavailable               UNAVAILABLE: server down, draining, or its database is;
+│                             .unreachable when no connection could be made at all
 ├── DataLoss                  DATA_LOSS
 ├── Unauthenticated           UNAUTHENTICATED: no token, or a bad or expired one
 └── ProtocolError             the server answered in a way the contract rules out
@@ -23,10 +24,18 @@ TextLensError                 every failure of a call; .code, .message, .reason,
 only place a ``grpc.RpcError`` becomes one of these, always chained with
 ``raise ... from exc``; ``from_status`` builds the same classes from a
 ``google.rpc.Status`` carried inside a message (an AnalyzeStream item's error).
+
+A call that never reached a server fails in gRPC with UNAVAILABLE and a message such as
+``failed to connect to all addresses; last error: UNKNOWN: ipv6:%5B::1%5D:50052: Failed
+to connect to remote host: Connection refused``. ``translate`` rewrites it as
+``cannot reach TextLens at localhost:50052 (connection refused)``, naming the target as
+the caller wrote it, and marks the error ``unreachable``.
 """
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -168,6 +177,10 @@ class Internal(TextLensError):
 class Unavailable(TextLensError):
     code = grpc.StatusCode.UNAVAILABLE
 
+    #: True when no connection to the server could be made (refused, unknown host,
+    #: unreachable network); False when a server answered UNAVAILABLE itself.
+    unreachable: bool = False
+
 
 class DataLoss(TextLensError):
     code = grpc.StatusCode.DATA_LOSS
@@ -255,13 +268,73 @@ def _trailers(error: grpc.RpcError) -> dict[str, str | bytes]:
     return {key: value for key, value in (metadata or ())}
 
 
-def translate(error: grpc.RpcError) -> TextLensError:
-    """The TextLensError for a failed call; the caller raises it ``from error``."""
+# gRPC's wording when a call found no connection: every address failed, or the name
+# did not resolve. The cause is the text after the last address in it.
+_NO_CONNECTION = re.compile(
+    r"^(failed to connect to all addresses|connections to all backends failing"
+    r"|errors resolving|DNS resolution failed)"
+)
+_CAUSES = (
+    ("connection refused", "connection refused"),
+    ("domain name not found", "host not found"),
+    ("name or service not known", "host not found"),
+    ("could not resolve", "host not found"),
+    ("dns resolution failed", "host not found"),
+    ("failed to parse port", "invalid port"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+    ("no such file or directory", "no such socket"),
+    ("timed out", "connection timed out"),
+    ("timeout occurred", "connection timed out"),
+    ("deadline exceeded", "connection timed out"),
+    ("handshake", "TLS handshake failed"),
+    ("ssl", "TLS handshake failed"),
+    ("socket closed", "connection closed by the peer"),
+    ("connection reset", "connection closed by the peer"),
+)
+_RESOLVING = re.compile(r"^errors resolving (\S+?):? ")
+_ADDRESS = re.compile(r"\b(?:ipv4|ipv6|unix|unix-abstract):(\S+?):? ")
+
+
+def _cause(details: str) -> str:
+    lowered = details.lower()
+    for needle, cause in _CAUSES:
+        if needle in lowered:
+            return cause
+    return details.rsplit(": ", 1)[-1].strip() or "no connection"
+
+
+def _address(details: str) -> str | None:
+    """The address gRPC names in its message, unquoted: ``[::1]:50052``."""
+    found = _ADDRESS.search(details) or _RESOLVING.search(details)
+    return urllib.parse.unquote(found.group(1)) if found else None
+
+
+def unreachable(details: str, target: str | None) -> Unavailable | None:
+    """The clear error for gRPC's "could not connect" message, or None for any other."""
+    if not _NO_CONNECTION.match(details):
+        return None
+    where = target or _address(details) or "the target"
+    error = Unavailable(f"cannot reach TextLens at {where} ({_cause(details)})")
+    error.unreachable = True
+    return error
+
+
+def translate(error: grpc.RpcError, target: str | None = None) -> TextLensError:
+    """The TextLensError for a failed call; the caller raises it ``from error``.
+
+    ``target`` is the address as the caller wrote it, used to name the server in a
+    connection failure.
+    """
     call: Any = error
     code = call.code() if callable(getattr(call, "code", None)) else grpc.StatusCode.UNKNOWN
     details = call.details() if callable(getattr(call, "details", None)) else None
     message = details or code.name.lower().replace("_", " ")
     trailers = _trailers(error)
+    if code == grpc.StatusCode.UNAVAILABLE and details and not trailers:
+        clear = unreachable(details, target)
+        if clear is not None:
+            return clear
     request_id = trailers.get(REQUEST_ID_KEY)
     if isinstance(request_id, bytes):
         request_id = request_id.decode("utf-8", "replace")
@@ -278,9 +351,9 @@ def translate(error: grpc.RpcError) -> TextLensError:
 
 
 @contextmanager
-def rpc_errors() -> Iterator[None]:
+def rpc_errors(target: str | None = None) -> Iterator[None]:
     """Turns a ``grpc.RpcError`` raised inside the block into its TextLensError."""
     try:
         yield
     except grpc.RpcError as exc:
-        raise translate(exc) from exc
+        raise translate(exc, target) from exc

@@ -13,6 +13,12 @@ RetryInfo delay (rate limiting; gRPC's own "message too large" has none), after 
 delay plus up to 10% jitter. Nothing else. Retrying stops at ``max_attempts`` or when
 the next attempt could not start before the deadline; the last error is raised then,
 with ``attempts`` set, so the caller sees the real cause rather than a timeout.
+
+``on_retry`` (like api_core's ``on_error``) is told of each wait before it starts: the
+command line prints "rate limited, retrying in 12 s" from it.
+
+This is the only retry layer: gRPC's own retries are left off even when the published
+service config is in use (see ``_channel``), so attempts never multiply.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from textlens._errors import ResourceExhausted, TextLensError, Unavailable
@@ -29,14 +35,23 @@ from textlens._errors import ResourceExhausted, TextLensError, Unavailable
 T = TypeVar("T")
 
 
+#: Called with the error and the seconds the client will wait before trying again.
+RetryListener = Callable[[TextLensError, float], None]
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """How a retryable call is retried; ``Retry(max_attempts=1)`` turns retrying off."""
+    """How a retryable call is retried; ``Retry(max_attempts=1)`` turns retrying off.
+
+    ``on_retry(error, seconds)`` is called before each wait, to tell a user why nothing
+    seems to happen; it must not block.
+    """
 
     initial: float = 0.1
     maximum: float = 5.0
     multiplier: float = 2.0
     max_attempts: int = 10
+    on_retry: RetryListener | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.initial <= 0 or self.maximum < self.initial or self.multiplier < 1:
@@ -101,6 +116,27 @@ def remaining(deadline: float | None, clock: Clock = SYSTEM_CLOCK) -> float | No
     return None if deadline is None else deadline - clock.monotonic()
 
 
+def next_wait(
+    error: TextLensError,
+    attempt: int,
+    *,
+    retry: Retry | None,
+    deadline: float | None,
+    clock: Clock,
+) -> float | None:
+    """Seconds to wait before trying again after failed attempt number ``attempt``, or
+    None to raise ``error``; tells ``retry.on_retry`` when it will wait."""
+    wait = None if retry is None else retry.delay(error, attempt, clock.uniform)
+    if wait is None:
+        return None
+    left = remaining(deadline, clock)
+    if left is not None and wait >= left:
+        return None
+    if retry is not None and retry.on_retry is not None:
+        retry.on_retry(error, wait)
+    return wait
+
+
 async def call_with_retry(
     attempt: Callable[[float | None], Awaitable[T]],
     *,
@@ -116,10 +152,7 @@ async def call_with_retry(
             return await attempt(remaining(deadline, clock))
         except TextLensError as error:
             error.attempts = number
-            wait = None if retry is None else retry.delay(error, number, clock.uniform)
+            wait = next_wait(error, number, retry=retry, deadline=deadline, clock=clock)
             if wait is None:
-                raise
-            left = remaining(deadline, clock)
-            if left is not None and wait >= left:
                 raise
             await clock.sleep(wait)

@@ -198,6 +198,7 @@ async def run_stream(
     batch_size: int,
     max_in_flight: int,
     max_message_bytes: int = MAX_MESSAGE_TEXT_BYTES,
+    target: str | None = None,
 ) -> AsyncIterator[StreamResult]:
     """Drives one AnalyzeStream call; see the module docstring."""
     if not 1 <= batch_size <= MAX_ITEMS_PER_MESSAGE:
@@ -231,7 +232,7 @@ async def run_stream(
     writer = asyncio.create_task(write_all())
     try:
         while True:
-            response = await _read(call, writer)
+            response = await _read(call, writer, target)
             if response is _EOF:
                 break
             if not sent:
@@ -279,12 +280,12 @@ def _input_failure(writer: asyncio.Task[None]) -> BaseException | None:
     return None
 
 
-async def _read(call: StreamCall, writer: asyncio.Task[None]) -> Any:
+async def _read(call: StreamCall, writer: asyncio.Task[None], target: str | None) -> Any:
     """The next response; if the input fails first, that failure, with the call cancelled."""
     failure = _input_failure(writer)
     if failure is not None:
         raise failure
-    with rpc_errors():
+    with rpc_errors(target):
         if writer.done():
             return await call.read()
         reading = asyncio.ensure_future(call.read())

@@ -29,6 +29,7 @@ class Stubs:
     """One handle per method; attributes are named after the client methods."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.channel = channel
         a = analysis_service_pb2
         b = batch_service_pb2
         self.create_analysis: UnaryUnaryMultiCallable[

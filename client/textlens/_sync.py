@@ -100,6 +100,7 @@ class Client:
         keepalive: Keepalive | None = None,
         options: Sequence[tuple[str, Any]] = (),
         metadata: Metadata = (),
+        connect_timeout: float | None = None,
     ) -> None:
         if (target is None) == (channel_factory is None):
             raise ValueError("Client needs a target or a channel_factory, not both")
@@ -121,6 +122,7 @@ class Client:
                 keepalive=keepalive,
                 options=options,
                 metadata=metadata,
+                connect_timeout=connect_timeout,
             )
             await client.__aenter__()
             return client

@@ -126,6 +126,7 @@ class AnalysisUseCases:
             page_size_value=page_size_value,
             page_token=page_token,
             order_by=order_by,
+            batch=where.batch_id is not None,
         )
         async with self._uow() as uow:
             rows = await uow.analyses.list_page(tenant, where, request)

@@ -15,7 +15,7 @@ from server.domain.errors import ErrorReason, InvalidArgument
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
-SortField = Literal["create_time", "update_time"]
+SortField = Literal["create_time", "update_time", "batch_item"]
 T = TypeVar("T", bound="_Sortable")
 
 
@@ -28,19 +28,33 @@ class Order:
         return f"{self.field} desc" if self.descending else self.field
 
 
-def parse_order_by(value: str) -> Order:
-    """``create_time`` or ``update_time``, then optionally `` desc``; empty is the default."""
+# A batch's results list in input order unless asked otherwise: that is how a caller
+# matches them to the texts it sent.
+INPUT_ORDER = Order(field="batch_item", descending=False)
+
+
+def parse_order_by(value: str, *, batch: bool = False) -> Order:
+    """``create_time`` or ``update_time``, then optionally `` desc``; empty is the default.
+
+    ``batch``: the listing is one batch's results, which may also be ordered by
+    ``batch_item`` and default to it (input order).
+    """
+    fields = (
+        ("create_time", "update_time", "batch_item") if batch else ("create_time", "update_time")
+    )
     words = value.split()
     if not words:
-        return Order()
-    if words[0] in ("create_time", "update_time") and (
+        return INPUT_ORDER if batch else Order()
+    if words[0] in fields and (
         len(words) == 1 or (len(words) == 2 and words[1].lower() in ("asc", "desc"))
     ):
         descending = len(words) == 2 and words[1].lower() == "desc"
         return Order(field=words[0], descending=descending)  # type: ignore[arg-type]
+    also = ", or batch_item with batch_id" if not batch else " or batch_item"
     raise InvalidArgument.single(
         "order_by",
-        f"{value!r} is not supported; use create_time or update_time, optionally with ' desc'",
+        f"{value!r} is not supported; use create_time or update_time{also}, "
+        "optionally with ' desc'",
         ErrorReason.ORDER_BY_INVALID,
     )
 
@@ -58,7 +72,7 @@ def page_size(value: int) -> int:
 class Cursor:
     """The sort key of the last row of a page: the next page starts after it."""
 
-    value: datetime
+    value: datetime | int
     id: str
 
 
@@ -112,7 +126,8 @@ class PageTokens:
         return hmac.new(self._key, scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
 
     def encode(self, cursor: Cursor, scope: str) -> str:
-        payload = json.dumps([cursor.value.isoformat(), cursor.id], separators=(",", ":")).encode()
+        value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
+        payload = json.dumps([value, cursor.id], separators=(",", ":")).encode()
         raw = self._mac(scope, payload) + payload
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -126,6 +141,8 @@ class PageTokens:
             raise _invalid_token()
         try:
             value, id_ = json.loads(payload)
+            if isinstance(value, int):  # a batch_item, signed by us like the rest
+                return Cursor(value, str(id_))
             return Cursor(datetime.fromisoformat(value), str(id_))
         except (ValueError, TypeError):
             raise _invalid_token() from None
@@ -138,10 +155,16 @@ class Pager:
         self._tokens = tokens
 
     def request(
-        self, scope: str, *, page_size_value: int, page_token: str, order_by: str
+        self,
+        scope: str,
+        *,
+        page_size_value: int,
+        page_token: str,
+        order_by: str,
+        batch: bool = False,
     ) -> PageRequest:
         limit = page_size(page_size_value)
-        order = parse_order_by(order_by)
+        order = parse_order_by(order_by, batch=batch)
         scope = f"{scope}|{order}"
         after = self._tokens.decode(page_token, scope) if page_token else None
         return PageRequest(limit=limit, order=order, after=after, scope=scope)

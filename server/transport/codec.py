@@ -123,6 +123,7 @@ def analysis(value: Analysis) -> analysis_pb2.Analysis:
         error_message=value.error_message,
         processing_time_ms=value.processing_time_ms,
         batch_id=value.batch_id or "",
+        batch_item=value.batch_item,
         create_time=timestamp(value.create_time),
         update_time=timestamp(value.update_time),
         process_time=timestamp(value.process_time),

@@ -90,6 +90,50 @@ async def test_a_batch_is_pending_at_once_and_completes_with_one_result_per_text
     assert {a.batch_id for a in results.analyses} == {batch.id}
 
 
+async def test_a_batchs_results_carry_their_index_and_list_in_input_order(
+    stubs: Stubs,
+) -> None:
+    # Shuffled words, so that no other order (time, id, text) happens to be input order.
+    texts = [f"Item {(i * 17) % 45} is {'good' if i % 2 else 'bad'}." for i in range(45)]
+    batch = await stubs.batches.CreateBatch(create(texts))
+    await stubs.wait_finished(batch.id)
+    seen: list[analysis_pb2.Analysis] = []
+    token = ""
+    while True:
+        page = await stubs.analyses.ListAnalyses(
+            analysis_service_pb2.ListAnalysesRequest(
+                batch_id=batch.id, page_size=10, page_token=token
+            )
+        )
+        seen += page.analyses
+        token = page.next_page_token
+        if not token:
+            break
+    assert [a.batch_item for a in seen] == list(range(45))
+    assert [a.text for a in seen] == texts
+    newest_last = await stubs.analyses.ListAnalyses(
+        analysis_service_pb2.ListAnalysesRequest(
+            batch_id=batch.id, order_by="batch_item desc", page_size=5
+        )
+    )
+    assert [a.batch_item for a in newest_last.analyses] == [44, 43, 42, 41, 40]
+
+
+async def test_batch_item_is_unset_outside_batches_and_no_order_outside_a_batch(
+    stubs: Stubs,
+) -> None:
+    single = await stubs.analyses.CreateAnalysis(
+        analysis_service_pb2.CreateAnalysisRequest(text="Alone.", analysis_type=SENTIMENT)
+    )
+    assert not single.HasField("batch_item")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stubs.analyses.ListAnalyses(
+            analysis_service_pb2.ListAnalysesRequest(order_by="batch_item")
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason(caught.value) == "ORDER_BY_INVALID"
+
+
 async def test_invalid_texts_are_named_by_index_and_nothing_is_stored(stubs: Stubs) -> None:
     before = await fetch_all(stubs.url, "SELECT count(*) FROM batches")
     with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -76,8 +76,8 @@ async def test_analyze_get_list_and_delete(target: str) -> None:
     assert created.code == 0, created.err
     analysis = created.json()
     assert isinstance(analysis, dict)
-    assert analysis["analysis_type"] == "ANALYSIS_TYPE_QUALITY"
-    assert analysis["quality"]["word_count"] == 4
+    assert analysis["analysisType"] == "ANALYSIS_TYPE_QUALITY"
+    assert analysis["quality"]["wordCount"] == 4
 
     fetched = await textlens("get", analysis["id"], target=target)
     assert (fetched.code, fetched.json()) == (0, analysis)
@@ -129,10 +129,13 @@ async def test_a_reused_request_id_is_a_conflict(target: str) -> None:
     assert "ALREADY_EXISTS" in second.err
 
 
-async def test_an_unreachable_server_exits_9(tmp_path: Path) -> None:
-    run = await textlens("--target", "127.0.0.1:1", "--timeout", "1", "health")
+async def test_an_unreachable_server_fails_at_once_with_a_clear_message(tmp_path: Path) -> None:
+    run = await textlens("--target", "localhost:1", "health")
     assert run.code == 9
-    assert run.err.startswith("textlens: error: UNAVAILABLE")
+    assert run.err == (
+        "textlens: error: cannot reach TextLens at localhost:1 (connection refused). "
+        "Is the server running?\n"
+    )
 
 
 async def test_health_of_an_unknown_service_is_not_found(target: str) -> None:
@@ -164,7 +167,7 @@ async def test_stream_from_stdin_reports_rejected_texts_and_exits_1(target: str)
         (False, "TEXT_TOO_LONG"),
         (True, None),
     ]
-    assert "1 texts were rejected" in run.err
+    assert run.err == "textlens: 1 of 3 texts rejected: 1 TEXT_TOO_LONG\n"
 
 
 async def test_batch_create_watch_then_get_list_and_cancel(target: str, tmp_path: Path) -> None:
@@ -175,7 +178,7 @@ async def test_batch_create_watch_then_get_list_and_cancel(target: str, tmp_path
     snapshots = run.json_lines()
     assert snapshots[0]["status"] == "BATCH_STATUS_PENDING"
     assert snapshots[-1]["status"] == "BATCH_STATUS_COMPLETED"
-    assert snapshots[-1]["total_count"] == 3
+    assert snapshots[-1]["totalCount"] == 3
     batch_id = str(snapshots[0]["id"])
 
     got = await textlens("batch", "get", batch_id, target=target)
@@ -183,15 +186,92 @@ async def test_batch_create_watch_then_get_list_and_cancel(target: str, tmp_path
     listed = await textlens("batch", "list", "--status", "completed", target=target)
     assert batch_id in {b["id"] for b in listed.json_lines()}
     results = await textlens("list", "--batch", batch_id, target=target)
-    assert len(results.json_lines()) == 3
+    assert [(r["batchItem"], r["text"]) for r in results.json_lines()] == [
+        (0, "Good."),
+        (1, "Bad."),
+        (2, "Ugly."),
+    ]
+    jsonl = await textlens("batch", "results", batch_id, target=target)
+    assert [(r["index"], r["analysis"]["text"]) for r in jsonl.json_lines()] == [
+        (0, "Good."),
+        (1, "Bad."),
+        (2, "Ugly."),
+    ]
+    table = await textlens("batch", "results", batch_id, "--output", "csv", target=target)
+    header, *rows = table.out.splitlines()
+    assert header == "index,id,status,label,score,magnitude,error,text"
+    assert [row.split(",")[0] for row in rows] == ["0", "1", "2"]
+    assert [row.split(",")[3] for row in rows] == ["POSITIVE", "NEGATIVE", "NEGATIVE"]
     cancel = await textlens("batch", "cancel", batch_id, target=target)
     assert cancel.code == 5
     assert "BATCH_FINISHED" in cancel.err
 
 
-async def test_a_missing_input_file_is_a_usage_error(target: str, tmp_path: Path) -> None:
-    run = await textlens("stream", str(tmp_path / "absent.txt"), target=target)
+async def test_a_missing_input_file_is_a_usage_error_with_its_cause(
+    target: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "absent.txt"
+    run = await textlens("stream", str(missing), target=target)
     assert run.code == 2
+    assert run.err == f"textlens: error: cannot read {missing}: No such file or directory\n"
+
+
+async def test_analyze_dash_analyses_stdin_and_batch_create_dash_reads_lines(target: str) -> None:
+    run = await textlens("analyze", "-", target=target, stdin="A calm, happy morning.\n")
+    assert run.code == 0, run.err
+    assert run.json()["text"] == "A calm, happy morning."  # type: ignore[index]
+    run = await textlens("batch", "create", "-", "--watch", target=target, stdin="One.\nTwo.\n")
+    assert run.code == 0, run.err
+    assert run.json_lines()[-1]["totalCount"] == 2
+
+
+async def test_over_the_rate_limit_it_says_it_waits_and_no_retry_fails_at_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    db = tmp_path_factory.mktemp("cli-limits") / "textlens.db"
+    app = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{db}", rate_limit="5 per 5 seconds", batch_workers=0
+        )
+    )
+    await app.start()
+    try:
+        limited = f"127.0.0.1:{app.port}"
+        six, five = "".join(f"{i}\n" for i in range(6)), "".join(f"{i}\n" for i in range(5))
+        refused = await textlens("batch", "create", "-", target=limited, stdin=six)
+        assert refused.code == 8
+        assert "exceed the whole rate limit of 5 texts per 5 seconds (TEXTLENS_RATE_LIMIT)" in (
+            refused.err
+        )
+        assert "send at most 5 per request" in refused.err
+        spent = await textlens("batch", "create", "-", target=limited, stdin=five)
+        assert spent.code == 0, spent.err
+        waited = await textlens("analyze", "One more.", target=limited)
+        assert waited.code == 0, waited.err
+        [notice] = waited.err.splitlines()
+        assert notice.startswith("textlens: rate limited, retrying in "), notice
+        at_once = await textlens("--no-retry", "batch", "create", "-", target=limited, stdin=five)
+        assert at_once.code == 8
+        assert "rate limit of 5 texts per 5 seconds (TEXTLENS_RATE_LIMIT) reached; retry in" in (
+            at_once.err
+        )
+        assert "retrying" not in at_once.err
+    finally:
+        await app.stop(0)
+
+
+async def test_list_prints_a_table_on_a_terminal(target: str) -> None:
+    await textlens("analyze", "Table row text.", "--type", "quality", target=target)
+    env = {**os.environ, "TEXTLENS_TARGET": target, "TEXTLENS_TOKEN": make_token()}
+    _, screen = await asyncio.to_thread(
+        _run_with_terminal, ["list", "--type", "quality", "--limit", "1"], env, True
+    )
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert lines[0].split() == ["ID", "TYPE", "STATUS", "RESULT", "CREATED", "TEXT"]
+    assert "quality" in lines[1]
+    assert lines[1].endswith("Table row text.")
+    _, screen = await asyncio.to_thread(_run_with_terminal, ["batch", "list"], env, True)
+    assert screen.split()[:6] == ["ID", "TYPE", "STATUS", "DONE", "FAILED", "CREATED"]
 
 
 def _run_with_terminal(args: list[str], env: dict[str, str], stdout_tty: bool) -> tuple[str, str]:

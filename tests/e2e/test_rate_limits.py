@@ -12,6 +12,7 @@ from helpers.auth import authed_channel, make_token, server_settings
 from helpers.rpc import detail, reason, rich_status
 
 from server.app import Application
+from server.config import Settings
 from textlens.v1 import (
     analysis_pb2,
     analysis_service_pb2,
@@ -57,6 +58,10 @@ async def test_over_budget_is_resource_exhausted_with_retry_info_and_quota_failu
     status = rich_status(caught.value)
     delay = detail(status, error_details_pb2.RetryInfo).retry_delay.ToMilliseconds()
     assert 0 < delay <= 3_600_000
+    # The message says which setting to change and how long to wait.
+    assert status.message.startswith(
+        "rate limit of 5 texts per hour (TEXTLENS_RATE_LIMIT) reached; retry in "
+    ), status.message
     quota = detail(status, error_details_pb2.QuotaFailure)
     assert quota.violations[0].subject == "tenant:busy"
     assert listing.total_size == 5, "the refused text was not stored"
@@ -138,7 +143,38 @@ async def test_a_batch_larger_than_the_whole_budget_says_waiting_cannot_help(
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     status = rich_status(caught.value)
     assert not any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
-    assert "exceed the rate limit" in status.message
+    assert status.message == (
+        "6 texts in one request exceed the whole rate limit of 5 texts per hour "
+        "(TEXTLENS_RATE_LIMIT); send at most 5 per request or raise the limit"
+    )
+
+
+async def test_the_default_configuration_accepts_the_largest_batch_it_allows(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    defaults = Settings.model_fields
+    db = tmp_path_factory.mktemp("defaults") / "db.sqlite"
+    application = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{db}",
+            rate_limit=defaults["rate_limit"].default,
+            batch_workers=0,
+        )
+    )
+    await application.start()
+    try:
+        async with authed_channel(application.port, make_token("developer")) as channel:
+            batches = batch_service_pb2_grpc.BatchServiceStub(channel)
+            largest = defaults["max_batch_texts"].default
+            for _ in range(2):  # and again at once: nothing to wait for
+                batch = await batches.CreateBatch(
+                    batch_service_pb2.CreateBatchRequest(
+                        texts=[f"Review {i}." for i in range(largest)], analysis_type=SENTIMENT
+                    )
+                )
+                assert batch.total_count == largest
+    finally:
+        await application.stop(0)
 
 
 async def test_an_idempotent_retry_costs_nothing(app: Application) -> None:

@@ -190,3 +190,55 @@ async def test_keyset_pages_seek_in_the_index_without_sorting(
     else:
         assert "Index Cond" in plan and "ROW(create_time, id) <" in plan, plan
         assert "Sort" not in plan, plan
+
+
+async def test_a_batchs_results_page_in_input_order_by_seeking_the_batch_item_index(
+    engine: AsyncEngine, tenant: str
+) -> None:
+    batch_id = new_id()
+    # Stored out of order, with times running against the input order.
+    items = [(i * 37) % 500 for i in range(500)]
+    rows = [make(tenant, 500 - item, batch_id=batch_id, batch_item=item) for item in items]
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.analyses.add_many(rows)
+        await uow.commit()
+    where = AnalysisFilter(batch_id=batch_id)
+    order = Order("batch_item", descending=False)
+    seen: list[int | None] = []
+    after = None
+    async with SqlUnitOfWork(engine) as uow:
+        while True:
+            page = PageRequest(limit=64, order=order, after=after, scope="")
+            found = await uow.analyses.list_page(tenant, where, page)
+            seen += [a.batch_item for a in found[:64]]
+            if len(found) <= 64:
+                break
+            last = found[63]
+            assert last.batch_item is not None
+            after = Cursor(last.batch_item, last.id)
+    assert seen == list(range(500))
+
+    captured: list[tuple[str, object]] = []
+
+    def capture(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        captured.append((statement, parameters))
+
+    page = PageRequest(limit=10, order=order, after=Cursor(250, rows[0].id), scope="")
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+        event.listen(connection.sync_connection, "before_cursor_execute", capture)
+        await SqlAnalysisRepository(connection).list_page(tenant, where, page)
+        event.remove(connection.sync_connection, "before_cursor_execute", capture)
+        statement, parameters = captured[-1]
+        prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        result = await connection.exec_driver_sql(prefix + statement, parameters)  # type: ignore[arg-type]
+        plan = "\n".join(str(row) for row in result.all())
+    # The unique (batch_id, batch_item) index bounds the range and gives the order.
+    if engine.dialect.name == "sqlite":
+        assert "(batch_id=? AND batch_item>?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    else:
+        assert "uq_analyses_batch_id_batch_item" in plan and "Index Cond" in plan, plan
+        assert "Sort" not in plan, plan

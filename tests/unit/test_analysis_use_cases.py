@@ -138,3 +138,23 @@ async def test_a_token_from_another_tenant_is_invalid(use_cases: AnalysisUseCase
     with pytest.raises(InvalidArgument) as caught:
         await use_cases.list("globex", page_size_value=1, page_token=token)
     assert caught.value.reason is ErrorReason.PAGE_TOKEN_INVALID
+
+
+async def test_a_batchs_results_list_in_input_order_through_page_tokens(
+    use_cases: AnalysisUseCases, store: dict[str, Analysis]
+) -> None:
+    for i in range(7):
+        analysis = await use_cases.create("acme", f"text {i}", QUALITY)
+        analysis.batch_id, analysis.batch_item = "batch-1", (i * 3) % 7  # stored out of order
+    seen: list[int | None] = []
+    token = ""
+    while True:
+        page = await use_cases.list("acme", batch_id="batch-1", page_size_value=3, page_token=token)
+        seen += [a.batch_item for a in page.items]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == list(range(7))
+    with pytest.raises(InvalidArgument) as caught:
+        await use_cases.list("acme", order_by="batch_item")
+    assert caught.value.reason is ErrorReason.ORDER_BY_INVALID

@@ -27,10 +27,17 @@ def keyset_page(
 
     Keyset: rows strictly after the last one seen, by a row-value comparison on (sort
     field, id), so that both databases seek in the (tenant, sort, id) index instead of
-    scanning to it.
+    scanning to it. ``batch_item`` is unique within the one batch such a listing is
+    filtered to, so it is the whole key and the (batch_id, batch_item) index serves it.
     """
     sort, key_id = table.c[page.order.field], table.c.id
     where = list(conditions)
+    if page.order.field == "batch_item":
+        if page.after is not None:
+            item = literal(page.after.value, sort.type)
+            where.append(sort < item if page.order.descending else sort > item)
+        by_item = sort.desc() if page.order.descending else sort
+        return select(table).where(*where).order_by(by_item).limit(page.limit + 1)
     if page.after is not None:
         key = tuple_(sort, key_id)
         bound = tuple_(
