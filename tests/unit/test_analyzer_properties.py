@@ -8,6 +8,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from server.domain.analyzers import (
     AnalysisResult,
@@ -17,11 +18,12 @@ from server.domain.analyzers import (
     SentimentAnalyzer,
     result_from_dict,
 )
-from server.domain.analyzers.sentiment import MAX_PIECE_WORDS, label_for
+from server.domain.analyzers.sentiment import MAX_PIECE_WORDS, WHOLE_TEXT_MAX_CHARS, label_for
 from server.domain.analyzers.text import sentence_spans
 from server.domain.model import AnalysisType
 
 SENTIMENT = SentimentAnalyzer()
+VADER = SentimentIntensityAnalyzer()
 QUALITY = QualityAnalyzer()
 EMOTION = EmotionAnalyzer()
 
@@ -74,6 +76,17 @@ def test_sentiment_scores_stay_in_range(text: str) -> None:
     assert sum(shares) == pytest.approx(1.0)
     assert all(-1 <= s.score <= 1 and s.label is label_for(s.score) for s in result.sentences)
     assert roundtrips(AnalysisType.SENTIMENT, result)
+
+
+@PROPERTY
+@given(texts)
+def test_a_text_under_the_bound_and_each_sentence_score_exactly_as_vader(text: str) -> None:
+    text = text.strip()
+    result = SENTIMENT.analyze(text)
+    assert len(text) <= WHOLE_TEXT_MAX_CHARS
+    assert result.score == VADER.polarity_scores(text)["compound"]
+    for sentence in result.sentences:
+        assert sentence.score == VADER.polarity_scores(sentence.text)["compound"]
 
 
 @PROPERTY
