@@ -54,6 +54,9 @@ class Analysis:
     request_id: str | None = None
     # Fingerprint of (analysis_type, text): tells a retry from a reuse of request_id.
     payload_hash: str | None = None
+    # The language the text was analysed as (BCP-47) and the confidence in it.
+    language: str = "en"
+    language_confidence: float = 0.0
 
 
 class BatchStatus(IntEnum):
@@ -86,6 +89,8 @@ class Batch:
     complete_time: datetime | None = None
     request_id: str | None = None
     payload_hash: str | None = None
+    # The language the request stated for every text (BCP-47), if it stated one.
+    language_code: str | None = None
 
 
 def batch_status_after(batch: Batch) -> BatchStatus:
@@ -123,11 +128,15 @@ def new_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def payload_hash(analysis_type: AnalysisType, *texts: str) -> str:
-    """Identifies a request's payload for idempotency checks (type and trimmed texts)."""
+def payload_hash(analysis_type: AnalysisType, *texts: str, language_code: str = "") -> str:
+    """Identifies a request's payload for idempotency checks (type, trimmed texts and the
+    stated language). Without a stated language the hash is what it was before requests
+    could state one, so retries of those still match."""
     digest = hashlib.sha256(f"{int(analysis_type)}:{len(texts)}".encode())
     for text in texts:
         encoded = text.encode("utf-8", "surrogatepass")
         digest.update(b"\0%d:" % len(encoded))
         digest.update(encoded)
+    if language_code:
+        digest.update(b"\0language:" + language_code.encode())
     return digest.hexdigest()

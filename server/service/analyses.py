@@ -7,6 +7,7 @@ from typing import TypeVar
 import structlog
 
 from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument, NotFound
+from server.domain.language import Languages
 from server.domain.model import (
     Analysis,
     AnalysisStatus,
@@ -15,7 +16,7 @@ from server.domain.model import (
     payload_hash,
 )
 from server.domain.validation import require_id, validate_analysis_request
-from server.service.analyst import Analyst, Job
+from server.service.analyst import Analyst, Job, stated_code
 from server.service.paging import Page, Pager
 from server.service.ports import (
     AnalysisFilter,
@@ -54,8 +55,10 @@ class AnalysisUseCases:
         limiter: RateLimiter | None = None,
         metrics: Metrics | None = None,
         writer: AnalysisWriter | None = None,
+        languages: Languages | None = None,
     ) -> None:
         self._uow = uow
+        self._languages = languages or Languages()
         self._writer = writer or TransactionalWriter(uow)
         self._analyst = analyst
         self._pager = pager
@@ -64,18 +67,26 @@ class AnalysisUseCases:
         self._max_text_chars = max_text_chars
 
     async def create(
-        self, tenant: str, text: str, analysis_type: int, request_id: str = ""
+        self,
+        tenant: str,
+        text: str,
+        analysis_type: int,
+        request_id: str = "",
+        language_code: str = "",
     ) -> Analysis:
         text, kind, key = validate_analysis_request(
             text, analysis_type, request_id, self._max_text_chars
         )
+        stated = self._languages.stated(language_code)
         if key is not None:
             async with self._uow() as uow:
                 stored = await uow.analyses.get_by_request_id(tenant, key)
             if stored is not None:
-                return _replay(stored, payload_hash(kind, text))
+                return _replay(stored, payload_hash(kind, text, language_code=stated_code(stated)))
+        language = self._languages.of(text, stated)
         await self._limiter.acquire(tenant, 1)
-        (analysis,) = await self._analyst.run(tenant, [Job(text, kind, request_id=key)])
+        job = Job(text, kind, request_id=key, language=language)
+        (analysis,) = await self._analyst.run(tenant, [job])
         try:
             await self._writer.store(analysis)
         except DuplicateRequestId:

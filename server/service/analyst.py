@@ -13,6 +13,7 @@ from typing import TypeVar
 import structlog
 
 from server.domain.analyzers.base import AnalysisResult, Analyzer
+from server.domain.language import UNDETECTED, Language
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id, payload_hash
 from server.service.ports import Metrics, NoMetrics, ResultCache
 
@@ -51,6 +52,7 @@ def analyze(
     batch_item: int | None = None,
     request_id: str | None = None,
     cached: AnalysisResult | None = None,
+    language: Language = UNDETECTED,
 ) -> Analysis:
     """Runs the analyzer on a validated text (or takes its ``cached`` result); a failure
     is recorded, never raised."""
@@ -80,8 +82,19 @@ def analyze(
         batch_id=batch_id,
         batch_item=batch_item,
         request_id=request_id,
-        payload_hash=payload_hash(analyzer.analysis_type, text) if request_id else None,
+        payload_hash=(
+            payload_hash(analyzer.analysis_type, text, language_code=stated_code(language))
+            if request_id
+            else None
+        ),
+        language=language.code,
+        language_confidence=language.confidence,
     )
+
+
+def stated_code(language: Language | None) -> str:
+    """The language code that is part of a request's payload: only a stated one."""
+    return language.code if language is not None and language.stated else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +106,7 @@ class Job:
     batch_id: str | None = None
     batch_item: int | None = None
     request_id: str | None = None
+    language: Language = UNDETECTED
 
 
 def cache_key(analyzer: Analyzer, text: str) -> str:
@@ -132,6 +146,7 @@ class Analyst:
                 batch_item=job.batch_item,
                 request_id=job.request_id,
                 cached=hit,
+                language=job.language,
             )
             analyses.append(analysis)
             if hit is None and analysis.result is not None:

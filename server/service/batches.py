@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from server.domain.errors import AlreadyExists, ErrorReason, FailedPrecondition, NotFound
+from server.domain.errors import (
+    AlreadyExists,
+    ErrorReason,
+    FailedPrecondition,
+    FieldViolation,
+    NotFound,
+)
+from server.domain.language import Language, Languages
 from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payload_hash
 from server.domain.validation import require_id, validate_batch_request
 from server.service.analyses import enum_filter
-from server.service.analyst import Clock, utc_now
+from server.service.analyst import Clock, cooperatively, stated_code, utc_now
 from server.service.concurrency import run_to_completion
 from server.service.paging import Page, Pager
 from server.service.ports import (
@@ -40,7 +47,9 @@ class BatchUseCases:
         limiter: RateLimiter | None = None,
         clock: Clock = utc_now,
         watch_poll_seconds: float = WATCH_POLL_SECONDS,
+        languages: Languages | None = None,
     ) -> None:
+        self._languages = languages or Languages()
         self._limiter = limiter or NoLimit()
         self._uow = uow
         self._pager = pager
@@ -52,7 +61,12 @@ class BatchUseCases:
         self.created = asyncio.Event()
 
     async def create(
-        self, tenant: str, texts: Sequence[str], analysis_type: int, request_id: str = ""
+        self,
+        tenant: str,
+        texts: Sequence[str],
+        analysis_type: int,
+        request_id: str = "",
+        language_code: str = "",
     ) -> Batch:
         trimmed, kind, key = validate_batch_request(
             texts,
@@ -61,12 +75,17 @@ class BatchUseCases:
             max_chars=self._max_text_chars,
             max_texts=self._max_batch_texts,
         )
-        fingerprint = payload_hash(kind, *trimmed) if key else None
+        stated = self._languages.stated(language_code)
+        fingerprint = (
+            payload_hash(kind, *trimmed, language_code=stated_code(stated)) if key else None
+        )
         if key is not None:
             async with self._uow() as uow:
                 stored = await uow.batches.get_by_request_id(tenant, key)
             if stored is not None:
                 return _replay(stored, fingerprint)
+        if stated is None:
+            await self._refuse_unsupported(trimmed)
         # A batch costs its size in texts, charged once when it is accepted.
         await self._limiter.acquire(tenant, len(trimmed))
         now = self._clock()
@@ -80,6 +99,7 @@ class BatchUseCases:
             update_time=now,
             request_id=key,
             payload_hash=fingerprint,
+            language_code=stated.code if stated is not None else None,
         )
         try:
             async with self._uow() as uow:
@@ -94,6 +114,18 @@ class BatchUseCases:
             return _replay(stored, fingerprint)
         self.created.set()
         return batch
+
+    async def _refuse_unsupported(self, texts: Sequence[str]) -> None:
+        """Detects every text's language (handing the event loop back now and then) and
+        refuses the whole batch, naming each text, if any is in an unsupported language."""
+        refused: list[tuple[Language, FieldViolation]] = []
+        async for i, text in cooperatively(enumerate(texts)):
+            language = self._languages.detect(text)
+            violation = self._languages.violation(language, f"texts[{i}]")
+            if violation is not None:
+                refused.append((language, violation))
+        if refused:
+            raise self._languages.unsupported(refused)
 
     async def get(self, tenant: str, batch_id: str) -> Batch:
         require_id(batch_id)

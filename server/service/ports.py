@@ -61,6 +61,8 @@ class ClaimedItem:
     tenant: str
     analysis_type: AnalysisType
     text: str
+    # The language the batch's request stated for every text, if any.
+    language_code: str | None = None
 
 
 class BatchRepository(Protocol):

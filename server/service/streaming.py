@@ -14,6 +14,7 @@ from server.domain.errors import (
     ResourceExhausted,
     TextLensError,
 )
+from server.domain.language import Language, Languages
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
 from server.service.analyst import Analyst, Job
@@ -30,6 +31,7 @@ class StreamItem:
     ref: str
     text: str
     analysis_type: int
+    language_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,10 @@ class StreamUseCases:
         limiter: RateLimiter | None = None,
         metrics: Metrics | None = None,
         pipeline_depth: int = PIPELINE_DEPTH,
+        languages: Languages | None = None,
     ) -> None:
         self._uow = uow
+        self._languages = languages or Languages()
         self._limiter = limiter or NoLimit()
         self._metrics = metrics or NoMetrics()
         self._analyst = analyst
@@ -95,13 +99,14 @@ class StreamUseCases:
         message_error = message_violation(len(items))
         if message_error is not None:
             return message_error
-        checked: list[tuple[str, AnalysisType] | InvalidArgument] = []
+        checked: list[tuple[str, AnalysisType, Language] | InvalidArgument] = []
         for item in items:
             try:
                 text, kind, _ = validate_analysis_request(
                     item.text, item.analysis_type, "", self._max_text_chars
                 )
-                checked.append((text, kind))
+                stated = self._languages.stated(item.language_code)
+                checked.append((text, kind, self._languages.of(text, stated)))
             except InvalidArgument as error:
                 checked.append(error)
         valid = sum(1 for c in checked if not isinstance(c, InvalidArgument))
@@ -109,7 +114,8 @@ class StreamUseCases:
         jobs: list[Job] = []
         for check in checked:
             if not isinstance(check, InvalidArgument) and len(jobs) < admitted:
-                jobs.append(Job(*check))
+                text, kind, language = check
+                jobs.append(Job(text, kind, language=language))
         analyses = iter(await self._analyst.run(tenant, jobs))
         outcomes = []
         for item, check in zip(items, checked, strict=True):

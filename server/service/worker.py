@@ -13,6 +13,7 @@ from datetime import timedelta
 import structlog
 
 from server.domain.errors import Unavailable
+from server.domain.language import Language, Languages
 from server.domain.model import Analysis
 from server.service.analyst import Analyst, Clock, Job, utc_now
 from server.service.concurrency import run_to_completion
@@ -40,7 +41,9 @@ class BatchWorker:
         wake: asyncio.Event | None = None,
         metrics: Metrics | None = None,
         clock: Clock = utc_now,
+        languages: Languages | None = None,
     ) -> None:
+        self._languages = languages or Languages()
         self._metrics = metrics or NoMetrics()
         self._uow = uow
         self._analyst = analyst
@@ -110,11 +113,24 @@ class BatchWorker:
         analyses: list[Analysis] = []
         for tenant, run in itertools.groupby(items, key=lambda item: item.tenant):
             jobs = [
-                Job(item.text, item.analysis_type, batch_id=item.batch_id, batch_item=item.item)
+                Job(
+                    item.text,
+                    item.analysis_type,
+                    batch_id=item.batch_id,
+                    batch_item=item.item,
+                    language=self._language(item),
+                )
                 for item in run
             ]
             analyses += await self._analyst.run(tenant, jobs)
         return analyses
+
+    def _language(self, item: ClaimedItem) -> Language:
+        """The batch's stated language, else the text's, detected again as when the batch
+        was accepted (detection is deterministic)."""
+        if item.language_code:
+            return Language(item.language_code, 1.0, stated=True)
+        return self._languages.detect(item.text)
 
     async def release(self) -> int:
         """Returns this worker's unfinished claims to the pool for other workers."""

@@ -128,6 +128,8 @@ def analysis(value: Analysis) -> analysis_pb2.Analysis:
         update_time=timestamp(value.update_time),
         process_time=timestamp(value.process_time),
         request_id=value.request_id or "",
+        language=value.language,
+        language_confidence=value.language_confidence,
     )
     if value.result is not None:
         _set_result(message, value.result)
@@ -166,7 +168,10 @@ def batches_page(page: Page[Batch]) -> batch_service_pb2.ListBatchesResponse:
 
 
 def stream_items(request: analysis_service_pb2.AnalyzeStreamRequest) -> list[StreamItem]:
-    return [StreamItem(item.ref, item.text, item.analysis_type) for item in request.items]
+    return [
+        StreamItem(item.ref, item.text, item.analysis_type, item.language_code)
+        for item in request.items
+    ]
 
 
 def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:

@@ -40,7 +40,7 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         self, request: analysis_service_pb2.CreateAnalysisRequest, context: Context
     ) -> analysis_pb2.Analysis:
         created = await self._analyses.create(
-            tenant(), request.text, request.analysis_type, request.request_id
+            tenant(), request.text, request.analysis_type, request.request_id, request.language_code
         )
         return codec.analysis(created)
 
@@ -90,7 +90,11 @@ class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
         self, request: batch_service_pb2.CreateBatchRequest, context: Context
     ) -> batch_pb2.Batch:
         created = await self._batches.create(
-            tenant(), request.texts, request.analysis_type, request.request_id
+            tenant(),
+            request.texts,
+            request.analysis_type,
+            request.request_id,
+            request.language_code,
         )
         return codec.batch(created)
 

@@ -191,3 +191,35 @@ async def test_an_analyzer_failure_is_stored_as_failed_and_leaks_nothing(
             assert fetched == failed
     finally:
         await app.stop(0)
+
+
+async def test_an_analysis_states_the_language_it_was_analysed_as(stub: Stub) -> None:
+    english = await stub.CreateAnalysis(create("The staff were friendly and the room was clean."))
+    assert english.language == "en" and english.language_confidence > 0.9
+    short = await stub.CreateAnalysis(create("lol 👍"))
+    assert (short.language, short.language_confidence) == ("en", 0.0)
+    fetched = await stub.GetAnalysis(analysis_service_pb2.GetAnalysisRequest(id=english.id))
+    assert (fetched.language, fetched.language_confidence) == (
+        english.language,
+        english.language_confidence,
+    )
+
+
+async def test_a_text_in_another_language_is_refused_naming_text(stub: Stub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateAnalysis(create("Das Produkt ist super, ich bin sehr zufrieden."))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason(caught.value) == "LANGUAGE_UNSUPPORTED"
+    assert [field for field, _ in violations(caught.value)] == ["text"]
+
+
+async def test_a_stated_language_is_taken_and_a_malformed_one_refused(stub: Stub) -> None:
+    request = create("Das Produkt ist super, ich bin sehr zufrieden.")
+    request.language_code = "EN"
+    stated = await stub.CreateAnalysis(request)
+    assert (stated.language, stated.language_confidence) == ("en", 1.0)
+    request.language_code = "en_US"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateAnalysis(request)
+    assert reason(caught.value) == "FIELD_INVALID"
+    assert [field for field, _ in violations(caught.value)] == ["language_code"]

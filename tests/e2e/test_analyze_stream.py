@@ -195,3 +195,27 @@ async def test_an_expired_deadline_ends_the_stream_cleanly(
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert await _settle() == set()
     assert await _open_transactions(url) == 0
+
+
+async def test_an_item_in_another_language_gets_its_own_error_and_the_stream_goes_on(
+    served: tuple[Application, Stub, str],
+) -> None:
+    _, stub, _ = served
+    stated = analysis_service_pb2.AnalyzeStreamItem(
+        ref="stated", text="Me encanta.", analysis_type=SENTIMENT, language_code="en"
+    )
+    request = message(
+        ("es", "Me encanta este producto, funciona muy bien.", SENTIMENT),
+        ("en", "The room was clean and the staff were friendly.", SENTIMENT),
+    )
+    request.items.append(stated)
+    responses = [r async for r in stub.AnalyzeStream(iter([request]))]
+    outcomes = {r.ref: r for response in responses for r in response.results}
+    error = outcomes["es"].error
+    assert error.code == code_pb2.INVALID_ARGUMENT
+    assert detail(error, error_details_pb2.ErrorInfo).reason == "LANGUAGE_UNSUPPORTED"
+    assert [v.field for v in detail(error, error_details_pb2.BadRequest).field_violations] == [
+        "text"
+    ]
+    assert outcomes["en"].analysis.language == "en"
+    assert outcomes["stated"].analysis.language_confidence == 1.0

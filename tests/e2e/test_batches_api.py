@@ -254,3 +254,28 @@ async def test_list_batches_pages_and_filters(stubs: Stubs) -> None:
     assert set(seen) >= {b.id for b in created}
     assert len(seen) == len(set(seen)) == page.total_size
     assert all(b.analysis_type == EMOTION for b in page.batches)
+
+
+async def test_a_batch_with_a_text_in_another_language_is_refused_whole(stubs: Stubs) -> None:
+    texts = ["Great service.", "Me encanta este producto, funciona muy bien.", "Awful."]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stubs.batches.CreateBatch(create(texts))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason(caught.value) == "LANGUAGE_UNSUPPORTED"
+    assert [field for field, _ in violations(caught.value)] == ["texts[1]"]
+
+
+async def test_a_batch_stating_english_is_analysed_as_english_with_confidence_one(
+    stubs: Stubs,
+) -> None:
+    request = create(["Me encanta.", "Great service, friendly staff."])
+    request.language_code = "en-US"
+    batch = await stubs.batches.CreateBatch(request)
+    await stubs.wait_finished(batch.id)
+    page = await stubs.analyses.ListAnalyses(
+        analysis_service_pb2.ListAnalysesRequest(batch_id=batch.id)
+    )
+    assert sorted((a.language, a.language_confidence) for a in page.analyses) == [
+        ("en-US", 1.0),
+        ("en-US", 1.0),
+    ]

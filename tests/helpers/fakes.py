@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from server.domain.analyzers.base import AnalysisResult, AnalyzerInfo, QualityResult
+from server.domain.language import Language
 from server.domain.model import Analysis, AnalysisType
 from server.service.paging import PageRequest
 from server.service.ports import AnalysisFilter, DuplicateRequestId
@@ -153,3 +154,18 @@ class ExplodingEmotionAnalyzer:
         if "boom" in text:
             raise RuntimeError("/srv/secret/emotion.py line 3: KeyError in SELECT * FROM users")
         return self._real.analyze(text)
+
+
+class FakeLanguageDetector:
+    """Detects "es:" and "de:" prefixes as Spanish and German, anything else as English;
+    remembers every text it was asked about."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def detect(self, text: str) -> Language:
+        self.calls.append(text)
+        for code in ("es", "de"):
+            if text.startswith(f"{code}:"):
+                return Language(code, 0.99)
+        return Language("en", 0.9)

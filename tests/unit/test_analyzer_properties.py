@@ -8,6 +8,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from server.domain.analyzers import (
     AnalysisResult,
@@ -17,11 +18,12 @@ from server.domain.analyzers import (
     SentimentAnalyzer,
     result_from_dict,
 )
-from server.domain.analyzers.sentiment import MAX_PIECE_WORDS, label_for
+from server.domain.analyzers.sentiment import MAX_PIECE_WORDS, WHOLE_TEXT_MAX_CHARS, label_for
 from server.domain.analyzers.text import sentence_spans
 from server.domain.model import AnalysisType
 
 SENTIMENT = SentimentAnalyzer()
+VADER = SentimentIntensityAnalyzer()
 QUALITY = QualityAnalyzer()
 EMOTION = EmotionAnalyzer()
 
@@ -78,6 +80,17 @@ def test_sentiment_scores_stay_in_range(text: str) -> None:
 
 @PROPERTY
 @given(texts)
+def test_a_text_under_the_bound_and_each_sentence_score_exactly_as_vader(text: str) -> None:
+    text = text.strip()
+    result = SENTIMENT.analyze(text)
+    assert len(text) <= WHOLE_TEXT_MAX_CHARS
+    assert result.score == VADER.polarity_scores(text)["compound"]
+    for sentence in result.sentences:
+        assert sentence.score == VADER.polarity_scores(sentence.text)["compound"]
+
+
+@PROPERTY
+@given(texts)
 def test_no_scored_piece_exceeds_the_word_cap_vader_sees(text: str) -> None:
     emojis = SENTIMENT._vader.emojis
     for sentence in SENTIMENT.analyze(text).sentences:
@@ -93,8 +106,10 @@ def test_quality_figures_stay_in_range_and_issues_inside_the_text(text: str) -> 
     assert 0 <= result.sentence_count <= len(sentence_spans(text))
     assert result.word_count >= result.sentence_count
     assert result.syllable_count >= result.word_count
-    assert 0 <= result.lexical_diversity <= result.word_count
-    assert math.isfinite(result.flesch_reading_ease) and math.isfinite(result.grade_level)
+    assert 0 <= result.lexical_diversity <= 1
+    assert 0 <= result.flesch_reading_ease <= 100 and 0 <= result.grade_level <= 20
+    if result.issues:
+        assert result.score <= 0.95  # every issue costs something
     for issue in result.issues:
         assert issue.offset >= 0 and issue.length >= 0
         assert issue.offset + issue.length <= len(text)

@@ -87,6 +87,7 @@ def test_the_package_exports_exactly_its_public_names() -> None:
         "registry",
         "sentiment",
         "text",
+        "vader",
     }
     assert all(hasattr(analyzers_package, name) for name in exported)
 

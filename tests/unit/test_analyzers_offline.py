@@ -12,6 +12,7 @@ import pytest
 
 from server.domain.analyzers import default_analyzers
 from server.domain.analyzers.emotion import EmotionAnalyzer
+from server.domain.language import Cld2Detector
 from server.domain.model import AnalysisType
 
 TEXT = "I was scared at first 😱, but the ending made me very happy! Would watch again."
@@ -30,6 +31,8 @@ def test_all_analyzers_load_and_run_with_sockets_blocked(monkeypatch: pytest.Mon
         result = analyzer.analyze(TEXT)
         assert result.analyzer == analyzer.info, analysis_type
     assert analyzers[AnalysisType.SENTIMENT].analyze(TEXT).sentences
+    assert Cld2Detector().detect(TEXT).code == "en"
+    assert Cld2Detector().detect("Me encanta este producto, funciona muy bien.").code == "es"
 
 
 def test_a_fresh_process_loads_every_lexicon_offline_without_textblob_or_nltk() -> None:
@@ -47,8 +50,11 @@ def test_a_fresh_process_loads_every_lexicon_offline_without_textblob_or_nltk() 
 
         from server.domain.analyzers import default_analyzers
 
+        from server.domain.language import Cld2Detector
+
         for analyzer in default_analyzers().values():
             analyzer.analyze({TEXT!r})
+        assert Cld2Detector().detect({TEXT!r}).code == "en"
         leaked = sorted({{"textblob", "nltk"}} & set(sys.modules))
         print("leaked:", leaked)
         """

@@ -1,4 +1,4 @@
-"""Quality: textstat's readability figures, MTLD, the issues found, and the score."""
+"""Quality: textstat's readability figures clamped, MATTR, the issues found, and the score."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ import pytest
 
 from server.domain.analyzers import QualityAnalyzer, QualityIssueKind, QualityResult
 from server.domain.analyzers import quality as quality_module
-from server.domain.analyzers.quality import mtld, quality_score
+from server.domain.analyzers.quality import (
+    EASE_RANGE,
+    GRADE_RANGE,
+    MATTR_WINDOW,
+    clamp,
+    lexical_diversity,
+    quality_score,
+)
 
 CHILDREN = (
     "The cat sat on the mat. The dog ran to the cat. The cat was not happy. It ran up a "
@@ -81,19 +88,32 @@ def test_readability_agrees_with_textstat_within_its_rounding(
 ) -> None:
     result = analyzer.analyze(text)
     assert result.flesch_reading_ease == pytest.approx(
-        textstat.flesch_reading_ease(text), abs=EASE_TOLERANCE
+        clamp(textstat.flesch_reading_ease(text), EASE_RANGE), abs=EASE_TOLERANCE
     )
     assert result.grade_level == pytest.approx(
-        textstat.flesch_kincaid_grade(text), abs=GRADE_TOLERANCE
+        clamp(textstat.flesch_kincaid_grade(text), GRADE_RANGE), abs=GRADE_TOLERANCE
     )
 
 
-def test_readability_of_a_hand_counted_sentence(analyzer: QualityAnalyzer) -> None:
-    # 6 words, 1 sentence, 6 one-syllable words.
-    result = analyzer.analyze("The cat sat on the mat.")
-    assert (result.word_count, result.sentence_count, result.syllable_count) == (6, 1, 6)
-    assert result.flesch_reading_ease == pytest.approx(206.835 - 1.015 * 6 - 84.6 * 1)
-    assert result.grade_level == pytest.approx(0.39 * 6 + 11.8 * 1 - 15.59)
+def test_readability_of_a_hand_counted_text(analyzer: QualityAnalyzer) -> None:
+    # 12 words in 2 sentences; 16 syllables as the en_US hyphenation dictionary counts them.
+    text = "We went to the library yesterday. The morning was cold and wet."
+    result = analyzer.analyze(text)
+    assert (result.word_count, result.sentence_count, result.syllable_count) == (12, 2, 16)
+    assert result.flesch_reading_ease == pytest.approx(206.835 - 1.015 * 6 - 84.6 * 16 / 12)
+    assert result.grade_level == pytest.approx(0.39 * 6 + 11.8 * 16 / 12 - 15.59)
+
+
+def test_reading_ease_is_clamped_to_zero_to_one_hundred(analyzer: QualityAnalyzer) -> None:
+    # Raw Flesch gives 116.1 for "The cat sat on the mat." and far below 0 for LEGAL.
+    assert analyzer.analyze("The cat sat on the mat.").flesch_reading_ease == 100.0
+    assert analyzer.analyze(LEGAL).flesch_reading_ease == 0.0
+
+
+def test_grade_level_is_clamped_to_zero_to_twenty(analyzer: QualityAnalyzer) -> None:
+    # Raw Flesch-Kincaid gives -1.45 for the six one-syllable words and about 39 for LEGAL.
+    assert analyzer.analyze("The cat sat on the mat.").grade_level == 0.0
+    assert analyzer.analyze(LEGAL).grade_level == 20.0
 
 
 def test_a_childrens_text_ranks_easier_and_better_than_a_legal_paragraph(
@@ -101,31 +121,33 @@ def test_a_childrens_text_ranks_easier_and_better_than_a_legal_paragraph(
 ) -> None:
     easy, hard = analyzer.analyze(CHILDREN), analyzer.analyze(LEGAL)
     assert easy.flesch_reading_ease > 90 > 20 > hard.flesch_reading_ease
-    assert easy.grade_level < 3 < 20 < hard.grade_level
+    assert easy.grade_level < 3 < 19 < hard.grade_level
     assert easy.score > hard.score
 
 
-def test_mtld_of_an_alternating_pair_is_three_words() -> None:
-    # "a b a": the type/token ratio falls to 2/3 <= 0.72 every third word, both ways.
-    assert mtld(["a", "b"] * 6) == pytest.approx(3.0)
+def test_lexical_diversity_of_a_short_text_is_its_type_token_ratio() -> None:
+    assert lexical_diversity(["a", "b", "a", "c"]) == pytest.approx(3 / 4)
+    assert lexical_diversity(["ok"]) == 1.0
+    assert lexical_diversity([]) == 0.0
 
 
-def test_mtld_counts_a_partial_factor_by_how_far_it_got() -> None:
-    words = ["a", "b", "a", "c", "d", "e"]  # one factor ("a b a"), then "c d e" at 3/3
-    forward = 6 / 1.0
-    # backward: e d c a b a -> ratio stays above 0.72 until the end: 5/6, partial factor
-    backward = 6 / max((1 - 5 / 6) / (1 - 0.72), 1.0)
-    assert mtld(words) == pytest.approx((forward + backward) / 2)
+def test_lexical_diversity_of_a_long_text_is_the_mean_over_its_windows() -> None:
+    words = [f"w{i % 37}" for i in range(130)] + ["x"] * 20
+    windows = [words[i : i + MATTR_WINDOW] for i in range(len(words) - MATTR_WINDOW + 1)]
+    expected = sum(len(set(w)) / MATTR_WINDOW for w in windows) / len(windows)
+    assert lexical_diversity(words) == pytest.approx(expected)
 
 
-def test_mtld_is_low_for_repetitive_text_and_never_exceeds_the_word_count(
+def test_lexical_diversity_is_a_ratio_at_every_length_and_does_not_fall_with_length(
     analyzer: QualityAnalyzer,
 ) -> None:
     repetitive = analyzer.analyze("buy now " * 60)
-    assert repetitive.lexical_diversity < 5
-    for text in PROSE:
-        result = analyzer.analyze(text)
-        assert 0 < result.lexical_diversity <= result.word_count
+    assert repetitive.lexical_diversity == pytest.approx(2 / MATTR_WINDOW)
+    twenty_three = analyzer.analyze(" ".join(f"word{i}" for i in range(23)) + ".")
+    assert twenty_three.lexical_diversity == 1.0  # 23 distinct words, not 23.0
+    once, three_times = analyzer.analyze(PROSE[0]), analyzer.analyze(" ".join([PROSE[0]] * 3))
+    assert 0.6 < once.lexical_diversity <= 1
+    assert three_times.lexical_diversity == pytest.approx(once.lexical_diversity, abs=0.1)
 
 
 def issues_of(result: QualityResult, kind: QualityIssueKind) -> list[tuple[int, int]]:
@@ -183,23 +205,41 @@ def test_reports_missing_sentence_punctuation_only_for_ten_words_or_more(
     assert not flagged("one two three four five six seven eight nine ten.")
 
 
-def test_reports_a_text_too_short_to_judge_without_penalty(analyzer: QualityAnalyzer) -> None:
-    result = analyzer.analyze("Nice work.")
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("ok", 1), ("Nice work.", 2), ("One two three four five six seven eight nine.", 9)],
+)
+def test_a_text_too_short_to_judge_is_penalised_the_more_the_shorter(
+    analyzer: QualityAnalyzer, text: str, words: int
+) -> None:
+    result = analyzer.analyze(text)
     assert issues_of(result, QualityIssueKind.TOO_SHORT) == [(0, 0)]
+    penalty = 0.05 * (11 - words)
     assert result.score == pytest.approx(
-        quality_score(result.flesch_reading_ease, result.lexical_diversity, 2, 0.0)
+        max(0.0, quality_score(result.flesch_reading_ease, result.lexical_diversity, 0) - penalty)
     )
+    assert result.score < 1.0
+
+
+def test_ok_no_longer_scores_a_perfect_one(analyzer: QualityAnalyzer) -> None:
+    result = analyzer.analyze("ok")
+    assert (result.flesch_reading_ease, result.lexical_diversity) == (100.0, 1.0)
+    assert result.score == pytest.approx(0.5)
+
+
+def test_a_shouted_text_cannot_score_one(analyzer: QualityAnalyzer) -> None:
+    result = analyzer.analyze("THE CAT SAT ON THE MAT AND THE DOG RAN AWAY FROM IT.")
+    assert issues_of(result, QualityIssueKind.SHOUTING) == [(0, 0)]
+    assert result.score <= 0.8
 
 
 def test_the_score_follows_the_documented_formula(analyzer: QualityAnalyzer) -> None:
     text = "It was sooooo good!!!! " + PROSE[0]
     result = analyzer.analyze(text)
-    readable = min(max(result.flesch_reading_ease, 0), 100) / 100
-    varied = min(
-        result.lexical_diversity / min(100, result.word_count), QualityIssueKind.LONG_SENTENCE
-    )
     penalty = 2 * 0.05
-    assert result.score == pytest.approx(0.6 * readable + 0.4 * varied - penalty)
+    assert result.score == pytest.approx(
+        0.6 * result.flesch_reading_ease / 100 + 0.4 * result.lexical_diversity - penalty
+    )
 
 
 def test_penalties_are_capped_per_kind_and_at_most_twenty_issues_are_listed(
@@ -218,7 +258,7 @@ def test_a_text_without_words_scores_zero_without_dividing_by_zero(
 ) -> None:
     result = analyzer.analyze("😍😍 !!! …")
     assert (result.word_count, result.flesch_reading_ease, result.grade_level) == (0, 0.0, 0.0)
-    assert result.score == 0.0
+    assert (result.lexical_diversity, result.score) == (0.0, 0.0)
 
 
 def test_an_overlong_word_is_hyphenated_in_slices(analyzer: QualityAnalyzer) -> None:
@@ -241,8 +281,10 @@ def test_every_result_names_the_analyzer_and_an_unpickled_one_agrees(
     analyzer: QualityAnalyzer,
 ) -> None:
     result = analyzer.analyze(PROSE[1])
-    assert (result.analyzer.name, result.analyzer.lexicon) == (
+    info = result.analyzer
+    assert (info.name, info.version, info.lexicon) == (
         "textlens-readability",
+        "2.0.0",
         "pyphen 0.18.1 en_US",
     )
     assert pickle.loads(pickle.dumps(analyzer)).analyze(PROSE[1]) == result

@@ -1,4 +1,4 @@
-"""Sentiment follows VADER sentence by sentence, and stays linear on hostile input."""
+"""Sentiment is VADER's compound for short texts and each sentence, undiluted for long ones."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from server.domain.analyzers import SentimentAnalyzer, SentimentLabel
-from server.domain.analyzers.sentiment import MAX_PIECE_WORDS, label_for
+from server.domain.analyzers.sentiment import MAX_PIECE_WORDS, WHOLE_TEXT_MAX_CHARS, label_for
 
 
 @pytest.fixture(scope="module")
@@ -106,18 +106,77 @@ def test_sentences_come_with_their_offsets_in_the_text(analyzer: SentimentAnalyz
         assert sentence.label is label_for(sentence.score)
 
 
-def test_the_document_score_is_the_length_weighted_mean_of_sentences(
-    analyzer: SentimentAnalyzer,
+@pytest.mark.parametrize(
+    ("text", "compound"),
+    [
+        ("Amazing! Exceeded all my expectations.", 0.6239),
+        ("I hate it. Complete waste of money.", -0.7579),
+    ],
+)
+def test_a_short_text_of_several_sentences_scores_vaders_compound_for_the_whole_text(
+    analyzer: SentimentAnalyzer, vader: SentimentIntensityAnalyzer, text: str, compound: float
 ) -> None:
-    result = analyzer.analyze(
-        "I hate it. But honestly, the rest of the evening was lovely and fun."
-    )
-    lengths = [len(s.text) for s in result.sentences]
-    expected = sum(n * s.score for n, s in zip(lengths, result.sentences, strict=True))
-    assert result.score == pytest.approx(expected / sum(lengths))
+    result = analyzer.analyze(text)
+    assert len(result.sentences) == 2
+    assert result.score == pytest.approx(vader.polarity_scores(text)["compound"], abs=1e-6)
+    assert result.score == pytest.approx(compound, abs=1e-6)
+
+
+def test_each_sentence_keeps_its_own_vader_compound(
+    analyzer: SentimentAnalyzer, vader: SentimentIntensityAnalyzer
+) -> None:
+    result = analyzer.analyze("I hate it. But honestly, the rest of the evening was lovely!")
+    assert [s.score for s in result.sentences] == [
+        vader.polarity_scores(s.text)["compound"] for s in result.sentences
+    ]
     assert result.magnitude == pytest.approx(sum(abs(s.score) for s in result.sentences))
     assert result.positive + result.negative + result.neutral == pytest.approx(1.0)
     assert result.positive > 0 and result.negative > 0
+
+
+def test_shares_are_vaders_proportions_for_the_whole_text(
+    analyzer: SentimentAnalyzer, vader: SentimentIntensityAnalyzer
+) -> None:
+    text = "The room was clean. Breakfast was awful, and the staff were rude!"
+    result = analyzer.analyze(text)
+    scores = vader.polarity_scores(text)
+    assert result.positive == pytest.approx(scores["pos"], abs=5e-4)
+    assert result.negative == pytest.approx(scores["neg"], abs=5e-4)
+    assert result.neutral == pytest.approx(scores["neu"], abs=5e-4)
+
+
+def test_the_whole_text_rule_ends_at_the_documented_bound(
+    analyzer: SentimentAnalyzer, vader: SentimentIntensityAnalyzer
+) -> None:
+    sentence = "The staff were friendly. The room was clean. We loved the pool! "
+    text = (sentence * 20)[:WHOLE_TEXT_MAX_CHARS].rsplit(" ", 1)[0]
+    assert analyzer.analyze(text).score == vader.polarity_scores(text)["compound"]
+    longer = text + " " + sentence.strip()
+    assert len(longer) > WHOLE_TEXT_MAX_CHARS
+    result = analyzer.analyze(longer)
+    valences = [vader_valence(s.text) for s in result.sentences]
+    expected = sum(valences) / math.sqrt(len(valences))
+    assert result.score == pytest.approx(expected / math.sqrt(expected**2 + 15), abs=1e-4)
+
+
+def vader_valence(text: str) -> float:
+    """VADER's raw sum for a text, recovered from its compound (compound = x / sqrt(x² + 15))."""
+    compound = SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
+    return compound * math.sqrt(15 / (1 - compound**2)) if abs(compound) < 1 else compound * 1e6
+
+
+def test_a_long_clearly_positive_text_is_not_pulled_toward_zero_by_neutral_sentences(
+    analyzer: SentimentAnalyzer,
+) -> None:
+    positive = "I absolutely loved this hotel. "
+    neutral = "The hotel is on Main Street near the station. "
+    text = ((positive + neutral * 3) * 10).strip()
+    assert len(text) > WHOLE_TEXT_MAX_CHARS
+    result = analyzer.analyze(text)
+    mean = sum(s.score for s in result.sentences) / len(result.sentences)
+    assert mean < 0.2  # what a mean of the sentence scores would report
+    assert result.score > 0.75
+    assert result.label is SentimentLabel.POSITIVE
 
 
 def test_labels_follow_vaders_published_thresholds() -> None:
@@ -172,7 +231,7 @@ def test_every_result_names_the_analyzer_and_its_lexicon(analyzer: SentimentAnal
     assert info == analyzer.info
     assert (info.name, info.version, info.lexicon) == (
         "textlens-vader",
-        "1.0.0",
+        "2.0.0",
         "vaderSentiment 3.3.2",
     )
 

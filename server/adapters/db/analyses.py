@@ -46,6 +46,8 @@ def from_row(row: Row[Any]) -> Analysis:
         create_time=row.create_time,
         update_time=row.update_time,
         process_time=row.process_time,
+        language=row.language,
+        language_confidence=row.language_confidence,
     )
 
 

@@ -54,6 +54,7 @@ def from_row(row: Row[Any]) -> Batch:
         create_time=row.create_time,
         update_time=row.update_time,
         complete_time=row.complete_time,
+        language_code=row.language_code,
     )
 
 
@@ -110,6 +111,7 @@ class SqlBatchRepository:
                     "create_time": batch.create_time,
                     "update_time": batch.update_time,
                     "complete_time": batch.complete_time,
+                    "language_code": batch.language_code,
                 }
             ],
         )
@@ -234,9 +236,11 @@ class SqlBatchRepository:
             .values(status=int(BatchStatus.RUNNING), update_time=now)
         )
         owners = {
-            row.id: (row.tenant, AnalysisType(row.analysis_type))
+            row.id: (row.tenant, AnalysisType(row.analysis_type), row.language_code)
             for row in await self._connection.execute(
-                select(B.c.id, B.c.tenant, B.c.analysis_type).where(B.c.id.in_(batch_ids))
+                select(B.c.id, B.c.tenant, B.c.analysis_type, B.c.language_code).where(
+                    B.c.id.in_(batch_ids)
+                )
             )
         }
         return [
@@ -246,6 +250,7 @@ class SqlBatchRepository:
                 tenant=owners[row.batch_id][0],
                 analysis_type=owners[row.batch_id][1],
                 text=row.text,
+                language_code=owners[row.batch_id][2],
             )
             for row in sorted(claimed, key=lambda row: (row.batch_id, row.item))
         ]

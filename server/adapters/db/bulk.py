@@ -44,6 +44,8 @@ _COLUMNS = (
     ("create_time", "timestamptz"),
     ("update_time", "timestamptz"),
     ("process_time", "timestamptz"),
+    ("language", "text"),
+    ("language_confidence", "float8"),
 )
 _NAMES = ", ".join(name for name, _ in _COLUMNS)
 _SELECTED = ", ".join("u.result::jsonb" if n == "result" else f"u.{n}" for n, _ in _COLUMNS)
@@ -76,13 +78,16 @@ def to_row(analysis: Analysis) -> dict[str, Any]:
         "create_time": analysis.create_time,
         "update_time": analysis.update_time,
         "process_time": analysis.process_time,
+        "language": analysis.language,
+        "language_confidence": analysis.language_confidence,
     }
 
 
 def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
     columns: tuple[list[Any], ...] = tuple([] for _ in _COLUMNS)
     (ids, tenants, texts, types, statuses, results, errors, times) = columns[:8]
-    (batches, items, requests, hashes, created, updated, processed) = columns[8:]
+    (batches, items, requests, hashes, created, updated, processed) = columns[8:15]
+    (languages, confidences) = columns[15:]
     for a in analyses:
         ids.append(a.id)
         tenants.append(a.tenant)
@@ -99,6 +104,8 @@ def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
         created.append(a.create_time)
         updated.append(a.update_time)
         processed.append(a.process_time)
+        languages.append(a.language)
+        confidences.append(a.language_confidence)
     return columns
 
 

@@ -83,6 +83,9 @@ class AnalysisRow(Base):
     create_time: Mapped[datetime] = mapped_column(UTCDateTime)
     update_time: Mapped[datetime] = mapped_column(UTCDateTime)
     process_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Rows stored before languages were recorded were analysed as English, undetected.
+    language: Mapped[str] = mapped_column(String(35), server_default="en")
+    language_confidence: Mapped[float] = mapped_column(Float, server_default="0")
 
     __table_args__ = (
         # Idempotency: one analysis per (tenant, request_id); NULLs never collide.
@@ -112,6 +115,8 @@ class BatchRow(Base):
     create_time: Mapped[datetime] = mapped_column(UTCDateTime)
     update_time: Mapped[datetime] = mapped_column(UTCDateTime)
     complete_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The language the request stated for every text; workers analyse them as that.
+    language_code: Mapped[str | None] = mapped_column(String(35), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("tenant", "request_id"),

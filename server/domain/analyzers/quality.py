@@ -1,4 +1,4 @@
-"""Readability (Flesch, Flesch-Kincaid), lexical diversity (MTLD) and writing issues."""
+"""Readability (Flesch, Flesch-Kincaid), lexical diversity (MATTR) and writing issues."""
 
 from __future__ import annotations
 
@@ -16,9 +16,16 @@ from server.domain.analyzers.quality_issues import find_issues
 from server.domain.analyzers.text import Span, sentence_spans
 from server.domain.model import AnalysisType
 
-ANALYZER_VERSION = "1.0.0"
+ANALYZER_VERSION = "2.0.0"
 HYPHENATION_LANGUAGE = "en_US"
-MTLD_THRESHOLD = 0.72  # McCarthy & Jarvis (2010)
+# Moving-average type/token ratio (Covington & McFall, 2010) over windows of this many
+# words: unlike a plain type/token ratio it does not fall as a text grows, and unlike
+# MTLD it is a ratio in [0, 1] at every length.
+MATTR_WINDOW = 50
+# The figures are clamped to the scales their readers know: reading ease runs from 0
+# (very hard) to 100 (very easy), the grade from 0 to 20 (postgraduate).
+EASE_RANGE = (0.0, 100.0)
+GRADE_RANGE = (0.0, 20.0)
 # English words are shorter than this; longer "words" (a key held down) are hyphenated in
 # slices, so that one pathological token costs no more than ordinary words of its length.
 MAX_WORD_CHARS = 64
@@ -33,45 +40,48 @@ def _hyphenator() -> Pyphen:
     return Pyphen(lang=HYPHENATION_LANGUAGE)
 
 
-def mtld(words: Sequence[str]) -> float:
-    """Measure of textual lexical diversity: the mean of a forward and a backward pass."""
-    if not words:
+def lexical_diversity(words: Sequence[str], window: int = MATTR_WINDOW) -> float:
+    """Distinct words over words, in [0, 1]: averaged over every run of ``window`` words
+    (MATTR) when the text is longer than that, over the whole text otherwise; 0 without
+    words. Linear in the number of words."""
+    n = len(words)
+    if n == 0:
         return 0.0
-    return (_mtld_pass(words) + _mtld_pass(words[::-1])) / 2
+    if n <= window:
+        return len(set(words)) / n
+    counts = Counter(words[:window])
+    types = len(counts)
+    total = types
+    for leaving, entering in zip(words, words[window:], strict=False):
+        counts[leaving] -= 1
+        if not counts[leaving]:
+            types -= 1
+        if not counts[entering]:
+            types += 1
+        counts[entering] += 1
+        total += types
+    return total / ((n - window + 1) * window)
 
 
-def _mtld_pass(words: Sequence[str]) -> float:
-    factors = 0.0
-    types: set[str] = set()
-    tokens = 0
-    for word in words:
-        tokens += 1
-        types.add(word)
-        if len(types) / tokens <= MTLD_THRESHOLD:
-            factors += 1
-            types, tokens = set(), 0
-    if tokens:
-        factors += (1 - len(types) / tokens) / (1 - MTLD_THRESHOLD)
-    # A text too short or too varied to complete one factor counts as one factor.
-    return len(words) / max(factors, 1.0)
+def clamp(value: float, bounds: tuple[float, float]) -> float:
+    return min(max(value, bounds[0]), bounds[1])
 
 
 def readability(words: int, sentences: int, syllables: int) -> tuple[float, float]:
-    """Flesch reading ease and Flesch-Kincaid grade level; (0, 0) for a text without words."""
+    """Flesch reading ease in [0, 100] and Flesch-Kincaid grade level in [0, 20], clamped;
+    (0, 0) for a text without words."""
     if not words or not sentences:
         return 0.0, 0.0
     words_per_sentence = words / sentences
     syllables_per_word = syllables / words
     ease = 206.835 - 1.015 * words_per_sentence - 84.6 * syllables_per_word
     grade = 0.39 * words_per_sentence + 11.8 * syllables_per_word - 15.59
-    return ease, grade
+    return clamp(ease, EASE_RANGE), clamp(grade, GRADE_RANGE)
 
 
-def quality_score(ease: float, diversity: float, word_count: int, penalty: float) -> float:
+def quality_score(ease: float, diversity: float, penalty: float) -> float:
     """The formula documented on textlens.v1.QualityResult."""
-    readable = min(max(ease, 0.0), 100.0) / 100
-    varied = min(max(diversity / min(100, word_count), 0.0), 1.0) if word_count else 0.0
-    return min(max(0.6 * readable + 0.4 * varied - penalty, 0.0), 1.0)
+    return clamp(0.6 * ease / 100 + 0.4 * diversity - penalty, (0.0, 1.0))
 
 
 class QualityAnalyzer:
@@ -102,10 +112,10 @@ class QualityAnalyzer:
                 sentences.append((sentence, len(here)))
         syllables = sum(n * self.syllables(word) for word, n in Counter(words).items())
         ease, grade = readability(len(words), len(sentences), syllables)
-        diversity = mtld(words)
+        diversity = lexical_diversity(words)
         issues, penalty = find_issues(text, sentences, len(words))
         return QualityResult(
-            score=quality_score(ease, diversity, len(words), penalty),
+            score=quality_score(ease, diversity, penalty),
             flesch_reading_ease=ease,
             grade_level=grade,
             word_count=len(words),

@@ -19,8 +19,10 @@ PENALTIES: dict[QualityIssueKind, tuple[float, float]] = {
     QualityIssueKind.REPEATED_CHARACTERS: (0.05, 0.2),
     QualityIssueKind.REPEATED_WORDS: (0.05, 0.2),
     QualityIssueKind.NO_SENTENCE_PUNCTUATION: (0.1, 0.1),
-    QualityIssueKind.TOO_SHORT: (0.0, 0.0),
 }
+# TOO_SHORT costs more the shorter the text: 0.05 for each word short of MIN_WORDS, plus
+# 0.05, so that no text it is reported for can score 1 (0.1 at nine words, 0.5 at one).
+TOO_SHORT_PENALTY_PER_WORD = 0.05
 # Digits are left out: "10000" is a number, not emphasis.
 _REPEATED_CHARACTER = re.compile(r"([^\s\d])\1{3,}+")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -93,6 +95,9 @@ def find_issues(
     ]
     listed: list[QualityIssue] = []
     penalty = 0.0
+    if word_count < MIN_WORDS:
+        penalty += TOO_SHORT_PENALTY_PER_WORD * (MIN_WORDS + 1 - word_count)
+    listed += [issue for issue in found if issue.kind is QualityIssueKind.TOO_SHORT]
     for kind, (each, cap) in PENALTIES.items():
         of_kind = [issue for issue in found if issue.kind is kind]
         listed.extend(of_kind[:MAX_LISTED_PER_KIND])

@@ -1,0 +1,194 @@
+"""Every way in detects or takes the stated language, refuses unsupported ones, and stores
+the language with each analysis (use cases against fakes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+import pytest
+from helpers.fakes import FakeLanguageDetector, FakeQualityAnalyzer, FakeUnitOfWork
+
+from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument
+from server.domain.language import Languages
+from server.domain.model import Analysis, AnalysisType, Batch
+from server.service.analyses import AnalysisUseCases
+from server.service.analyst import Analyst
+from server.service.batches import BatchUseCases
+from server.service.paging import Pager, PageTokens
+from server.service.streaming import StreamItem, StreamUseCases
+
+QUALITY = int(AnalysisType.QUALITY)
+
+
+@pytest.fixture
+def detector() -> FakeLanguageDetector:
+    return FakeLanguageDetector()
+
+
+@pytest.fixture
+def store() -> dict[str, Analysis]:
+    return {}
+
+
+@pytest.fixture
+def analyses(store: dict[str, Analysis], detector: FakeLanguageDetector) -> AnalysisUseCases:
+    return AnalysisUseCases(
+        lambda: FakeUnitOfWork(store),
+        Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
+        Pager(PageTokens(b"k")),
+        max_text_chars=100,
+        languages=Languages(detector),
+    )
+
+
+async def test_an_analysis_carries_the_detected_language(analyses: AnalysisUseCases) -> None:
+    created = await analyses.create("acme", "three little words", QUALITY)
+    assert (created.language, created.language_confidence) == ("en", 0.9)
+
+
+async def test_a_text_in_another_language_is_refused_and_nothing_is_stored(
+    analyses: AnalysisUseCases, store: dict[str, Analysis]
+) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await analyses.create("acme", "es: me encanta", QUALITY)
+    assert caught.value.reason is ErrorReason.LANGUAGE_UNSUPPORTED
+    assert [v.field for v in caught.value.violations] == ["text"]
+    assert caught.value.metadata == {"language": "es", "supported": "en"}
+    assert store == {}
+
+
+async def test_a_stated_language_is_not_detected_and_has_confidence_one(
+    analyses: AnalysisUseCases, detector: FakeLanguageDetector
+) -> None:
+    created = await analyses.create("acme", "es: but it is English", QUALITY, language_code="en-GB")
+    assert (created.language, created.language_confidence) == ("en-GB", 1.0)
+    assert detector.calls == []
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [("es", ErrorReason.LANGUAGE_UNSUPPORTED), ("en_US", ErrorReason.FIELD_INVALID)],
+)
+async def test_a_stated_unsupported_or_malformed_language_is_refused_on_language_code(
+    analyses: AnalysisUseCases, store: dict[str, Analysis], code: str, reason: ErrorReason
+) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await analyses.create("acme", "three little words", QUALITY, language_code=code)
+    assert caught.value.reason is reason
+    assert [v.field for v in caught.value.violations] == ["language_code"]
+    assert store == {}
+
+
+async def test_a_replay_counts_the_stated_language_as_part_of_the_payload(
+    analyses: AnalysisUseCases,
+) -> None:
+    first = await analyses.create("acme", "three words here", QUALITY, "k1", language_code="en")
+    again = await analyses.create("acme", "three words here", QUALITY, "k1", language_code="EN")
+    assert again.id == first.id
+    with pytest.raises(AlreadyExists):
+        await analyses.create("acme", "three words here", QUALITY, "k1")
+    plain = await analyses.create("acme", "three words here", QUALITY, "k2")
+    with pytest.raises(AlreadyExists):
+        await analyses.create("acme", "three words here", QUALITY, "k2", language_code="en")
+    assert (await analyses.create("acme", "three words here", QUALITY, "k2")).id == plain.id
+
+
+async def test_a_stream_refuses_only_the_item_in_another_language(
+    store: dict[str, Analysis], detector: FakeLanguageDetector
+) -> None:
+    streams = StreamUseCases(
+        lambda: FakeUnitOfWork(store),
+        Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
+        max_text_chars=100,
+        languages=Languages(detector),
+    )
+    outcome = await streams.analyze_message(
+        "acme",
+        [
+            StreamItem("a", "fine words", QUALITY),
+            StreamItem("b", "de: schöne Worte", QUALITY),
+            StreamItem("c", "de: stated as English", QUALITY, "en"),
+            StreamItem("d", "fine words", QUALITY, "fr"),
+        ],
+    )
+    assert not isinstance(outcome, InvalidArgument)
+    assert [o.analysis is not None for o in outcome] == [True, False, True, False]
+    errors = [o.error for o in outcome if o.error is not None]
+    assert [
+        (e.reason, e.violations[0].field) for e in errors if isinstance(e, InvalidArgument)
+    ] == [
+        (ErrorReason.LANGUAGE_UNSUPPORTED, "text"),
+        (ErrorReason.LANGUAGE_UNSUPPORTED, "language_code"),
+    ]
+    stated = outcome[2].analysis
+    assert stated is not None and (stated.language, stated.language_confidence) == ("en", 1.0)
+
+
+class FakeBatches:
+    def __init__(self) -> None:
+        self.added: list[tuple[Batch, list[str]]] = []
+
+    async def add(self, batch: Batch, texts: Sequence[str]) -> None:
+        self.added.append((batch, list(texts)))
+
+    async def get_by_request_id(self, tenant: str, request_id: str) -> Batch | None:
+        return next((b for b, _ in self.added if b.request_id == request_id), None)
+
+
+class FakeBatchUnitOfWork:
+    def __init__(self, batches: FakeBatches) -> None:
+        self.batches = batches
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        return None
+
+
+@pytest.fixture
+def stored_batches() -> FakeBatches:
+    return FakeBatches()
+
+
+@pytest.fixture
+def batches(stored_batches: FakeBatches, detector: FakeLanguageDetector) -> BatchUseCases:
+    return BatchUseCases(
+        lambda: FakeBatchUnitOfWork(stored_batches),  # type: ignore[arg-type, return-value]
+        Pager(PageTokens(b"k")),
+        max_text_chars=100,
+        max_batch_texts=10,
+        languages=Languages(detector),
+    )
+
+
+async def test_a_batch_with_texts_in_other_languages_is_refused_whole_naming_each(
+    batches: BatchUseCases, stored_batches: FakeBatches
+) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await batches.create("acme", ["fine", "es: uno", "fine", "de: zwei"], QUALITY)
+    assert caught.value.reason is ErrorReason.LANGUAGE_UNSUPPORTED
+    assert [v.field for v in caught.value.violations] == ["texts[1]", "texts[3]"]
+    assert caught.value.metadata == {"language": "es", "supported": "en"}
+    assert stored_batches.added == []
+
+
+async def test_a_batch_stating_its_language_is_not_detected_and_keeps_the_language(
+    batches: BatchUseCases, stored_batches: FakeBatches, detector: FakeLanguageDetector
+) -> None:
+    batch = await batches.create("acme", ["es: uno", "dos"], QUALITY, "key", language_code="en")
+    assert detector.calls == []
+    assert batch.language_code == "en"
+    assert stored_batches.added[0][0].language_code == "en"
+    with pytest.raises(AlreadyExists):
+        await batches.create("acme", ["es: uno", "dos"], QUALITY, "key")
