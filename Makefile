@@ -7,9 +7,13 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml con
 PROTOS := $(wildcard proto/textlens/v1/*.proto)
 # The published contract that every later change must stay compatible with (buf breaking).
 CONTRACT_BASE := f9d1ae999f98eccef0f9e4971434c3c77ba3aca5
+# Kept between runs and shared by every clone on this machine.
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/textlens
+DEPLOY_TOOLS := $(CACHE_DIR)/tools
+CHECKOV_VERSION := 3.3.30
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check
+.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check deploy-tools
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,16 +31,16 @@ run: setup ## Start the server on the embedded SQLite default (TEXTLENS_* to con
 services: ## Start PostgreSQL and Redis if installed but stopped (fails under CI=true if missing)
 	@scripts/ensure-services.sh
 
-test: setup services ## Set up and run the whole suite (lint, contract checks, unit, integration, e2e)
+test: setup services deploy-tools ## The whole suite: lint, unit, integration, e2e, deploy
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS)/bin $(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory client-check
 
 client-check: ## Run the client's own tests in a fresh venv holding only textlens-client
 	PYTHON=$(PYTHON) scripts/check-client-alone.sh
 
 pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS)/bin $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff, mypy (strict), buf lint, format and breaking, and generated stubs up to date
 	$(BIN)/ruff check .
@@ -68,6 +72,9 @@ bench: setup services ## Benchmark on real PostgreSQL vs ceiling and FastAPI pee
 	  || { apt-get update -qq && apt-get install -y nghttp2-client; } \
 	  || echo "bench: could not install h2load (apt-get install nghttp2-client); unary and peer figures are skipped" >&2
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+deploy-tools: ## Install promtool and checkov for tests/deploy (kept in ~/.cache/textlens/tools)
+	@CHECKOV_VERSION=$(CHECKOV_VERSION) PYTHON=$(PYTHON) scripts/deploy-tools.sh $(DEPLOY_TOOLS)
 
 .PHONY: docker-check
 docker-check: ## Run the Dockerfile's install, start, health check and stop steps in fresh venvs
