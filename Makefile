@@ -16,7 +16,7 @@ DOCKER_CHECK_INPUTS := Dockerfile .dockerignore pyproject.toml client/pyproject.
 DOCKER_CHECK_STAMP := $(CACHE_DIR)/docker-check/passed-$(shell cat $(DOCKER_CHECK_INPUTS) | sha1sum | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check deploy-tools docker-check docker-check-if-changed
+.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check compose-secrets deploy-tools docker-check docker-check-if-changed
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench: setup services ## Benchmark on real PostgreSQL vs ceiling and FastAPI pee
 	  || { apt-get update -qq && apt-get install -y nghttp2-client; } \
 	  || echo "bench: could not install h2load (apt-get install nghttp2-client); unary and peer figures are skipped" >&2
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+compose-secrets: ## Make secrets/ for docker compose: signing key, database password (keeps existing files)
+	@scripts/compose-secrets.sh
 
 deploy-tools: ## Install promtool and checkov for tests/deploy (kept in ~/.cache/textlens/tools)
 	@CHECKOV_VERSION=$(CHECKOV_VERSION) PYTHON=$(PYTHON) scripts/deploy-tools.sh $(DEPLOY_TOOLS)
