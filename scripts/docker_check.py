@@ -12,7 +12,8 @@
    Docker would run it: `migrate`; CMD as the image's USER with a real key (and, where
    the server has a development mode, no start at all without one); HEALTHCHECK until
    healthy; one analysis through the image's own CLI; /metrics; SIGTERM, after which it
-   must exit 0 within docker stop's 10 s; and the HEALTHCHECK failing once it is gone.
+   must drain and exit 0 (a warning past docker stop's 10 s); and the HEALTHCHECK
+   failing once it is gone.
 
 Prints the build time, the image and venv sizes. Needs root, buildah and (for a base
 made here) debootstrap: `make docker-check` installs both from Debian's packages.
