@@ -3,12 +3,19 @@
 # no compiler, into a slim runtime that runs as an unprivileged user.
 #
 #   docker build -t textlens-server .
-#   docker run --rm -p 50051:50051 textlens-server
+#   openssl rand -base64 32 > jwt-secret && chmod 0644 jwt-secret
+#   docker run --rm -p 50051:50051 -v "$PWD/jwt-secret:/run/secrets/jwt-secret:ro" \
+#     -e TEXTLENS_JWT_SECRET_FILE=/run/secrets/jwt-secret textlens-server
 #
-# `make docker-check` runs this file's install and start steps in a fresh virtual
-# environment, for machines without a Docker engine.
-
-ARG PYTHON_IMAGE=python:3.11-slim
+# The server refuses to start without a signing key: the image has none, and its CMD
+# never asks for the development mode that would make one up.
+#
+# `make docker-check` builds this file with buildah and runs the image's filesystem: its
+# user, CMD, HEALTHCHECK and SIGTERM drain (scripts/docker_check.py).
+#
+# The base names its Debian release, so that a rebuild cannot move to another one. To pin
+# it exactly: --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest>.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- builder: wheels for both distributions and every dependency --------------------------
 FROM ${PYTHON_IMAGE} AS builder

@@ -7,9 +7,16 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml con
 PROTOS := $(wildcard proto/textlens/v1/*.proto)
 # The published contract that every later change must stay compatible with (buf breaking).
 CONTRACT_BASE := f9d1ae999f98eccef0f9e4971434c3c77ba3aca5
+# Kept between runs and shared by every clone on this machine.
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/textlens
+DEPLOY_TOOLS := $(CACHE_DIR)/tools
+CHECKOV_VERSION := 3.3.30
+# The image check runs again only when something the image is built from changes.
+DOCKER_CHECK_INPUTS := Dockerfile .dockerignore pyproject.toml client/pyproject.toml constraints.txt scripts/docker_check.py
+DOCKER_CHECK_STAMP := $(CACHE_DIR)/docker-check/passed-$(shell cat $(DOCKER_CHECK_INPUTS) | sha1sum | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check
+.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check compose-secrets deploy-tools docker-check docker-check-if-changed
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,16 +34,17 @@ run: setup ## Start the server on the embedded SQLite default (TEXTLENS_* to con
 services: ## Start PostgreSQL and Redis if installed but stopped (fails under CI=true if missing)
 	@scripts/ensure-services.sh
 
-test: setup services proto-tools ## Set up and run the whole suite (lint, contract checks, unit, integration, e2e)
+test: setup services proto-tools deploy-tools ## The whole suite: lint, unit, integration, e2e, deploy; docker-check if its inputs changed
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS)/bin $(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory client-check
+	$(MAKE) --no-print-directory docker-check-if-changed
 
 client-check: ## Run the client's own tests in a fresh venv holding only textlens-client
 	PYTHON=$(PYTHON) scripts/check-client-alone.sh
 
 pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS)/bin $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff, mypy (strict), buf lint, format and breaking, and generated stubs up to date
 	$(BIN)/ruff check .
@@ -89,9 +97,23 @@ bench: setup services ## Benchmark on real PostgreSQL vs ceiling and FastAPI pee
 	  || echo "bench: could not install h2load (apt-get install nghttp2-client); unary and peer figures are skipped" >&2
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-.PHONY: docker-check
-docker-check: ## Run the Dockerfile's install, start, health check and stop steps in fresh venvs
-	$(PYTHON) scripts/check_dockerfile.py
+compose-secrets: ## Make secrets/ for docker compose: signing key, database password (keeps existing files)
+	@scripts/compose-secrets.sh
+
+deploy-tools: ## Install promtool and checkov for tests/deploy (kept in ~/.cache/textlens/tools)
+	@CHECKOV_VERSION=$(CHECKOV_VERSION) PYTHON=$(PYTHON) scripts/deploy-tools.sh $(DEPLOY_TOOLS)
+
+docker-check: ## Build the Dockerfile with buildah and run the image: user, HEALTHCHECK, SIGTERM drain
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null \
+	  || apt-get install -y buildah debootstrap \
+	  || { apt-get update -qq && apt-get install -y buildah debootstrap; }
+	$(PYTHON) scripts/docker_check.py
+	@mkdir -p $(dir $(DOCKER_CHECK_STAMP)) && touch $(DOCKER_CHECK_STAMP)
+
+docker-check-if-changed: ## docker-check unless it passed here with the same Dockerfile and dependencies
+	@if [ -e $(DOCKER_CHECK_STAMP) ]; then \
+	  echo "docker-check: skipped, its inputs are unchanged since it passed on this machine ($(notdir $(DOCKER_CHECK_STAMP)))"; \
+	else $(MAKE) --no-print-directory docker-check; fi
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build client/build *.egg-info client/*.egg-info
