@@ -9,7 +9,9 @@ PROTOS := $(wildcard proto/textlens/v1/*.proto)
 CONTRACT_BASE := f9d1ae999f98eccef0f9e4971434c3c77ba3aca5
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check
+.PHONY: help setup run test pytest lint format proto proto-check services reliability bench clean client-check model model-eval
+# GoEmotions (train and dev splits) for the emotion model; shared/ sits beside the checkout.
+GOEMOTIONS ?= $(firstword $(wildcard ../shared/data/goemotions ../../shared/data/goemotions) ../shared/data/goemotions)
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +70,12 @@ bench: setup services ## Benchmark on real PostgreSQL vs ceiling and FastAPI pee
 	  || { apt-get update -qq && apt-get install -y nghttp2-client; } \
 	  || echo "bench: could not install h2load (apt-get install nghttp2-client); unary and peer figures are skipped" >&2
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+model: setup ## Retrain the emotion model on GoEmotions' train split (GOEMOTIONS=dir), same seed, same file
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m training.goemotions train --data $(GOEMOTIONS)
+
+model-eval: setup ## Per-class and macro F1 of the shipped emotion model on GoEmotions' dev split
+	$(BIN)/python -m training.goemotions eval --data $(GOEMOTIONS)
 
 .PHONY: docker-check
 docker-check: ## Run the Dockerfile's install, start, health check and stop steps in fresh venvs
