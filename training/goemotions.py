@@ -43,7 +43,7 @@ class TrainConfig:
     seed: int = 2020
     c: float = 2.0  # inverse L2 regularisation of every head
     nb_alpha: float = 1.0  # smoothing of the NB log-count ratios (0: plain logistic regression)
-    nb_weight: float = 1.0  # weight of the NB-LR head against a plain one fitted alongside
+    nb_weight: float = 0.5  # weight of the NB-LR head against a plain one fitted alongside
     # Runs of letters, digits or underscores, and every other non-space character on its
     # own ("!", "?", emoji): punctuation and emoji carry emotion.
     token_pattern: str = r"(?u)\b\w+\b|[^\w\s]"  # noqa: S105 - a regular expression
@@ -219,6 +219,8 @@ def fit(train: Split, dev: Split, config: TrainConfig) -> FittedModel:
     with threadpool_limits(1):
         fitted = vectorisers(config)
         x = sparse.hstack([v.fit_transform(train.texts) for v in fitted], format="csr")
+        # Canonical (sorted) now: the workers get it read-only, and must not sort it there.
+        x.sum_duplicates()
         coef, intercept = fit_heads(x, train.labels, config)
         decisions = features(fitted, dev.texts) @ coef + intercept
         slopes, offsets = zip(

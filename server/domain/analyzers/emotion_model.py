@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,10 @@ class Vectoriser:
     vocabulary: Mapping[str, int]
     idf: FloatArray
     offset: int  # where this vectoriser's columns start in the stacked coefficients
+    # char_wb only: the known n-gram columns of common words, worked out once at load, so
+    # that a text costs a lookup per word rather than one per character n-gram. Built from
+    # the model alone, never from texts seen, so no caller's text changes another's timing.
+    word_columns: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in ("word", "char_wb"):
@@ -64,19 +67,38 @@ class Vectoriser:
             return _word_ngrams(self.tokens(lowered), *self.ngram_range)
         return _char_wb_ngrams(lowered, *self.ngram_range)
 
-    def weights(self, lowered: str) -> tuple[IntArray, FloatArray]:
-        """Column indices and l2-normalised TF-IDF weights of the text's known n-grams."""
-        vocabulary = self.vocabulary
-        counts = Counter(
-            index for index in map(vocabulary.get, self.terms(lowered)) if index is not None
-        )
-        if not counts:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
-        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        values = (np.log(tf) + 1.0) * self.idf[columns]
-        values /= math.sqrt(float(values @ values))
-        return columns + self.offset, values
+    def known(self, grams: Iterable[str]) -> list[int]:
+        """The stacked-coefficient columns of the grams in the vocabulary, repeats kept."""
+        get, offset = self.vocabulary.get, self.offset
+        return [i + offset for i in map(get, grams) if i is not None]
+
+    def add_columns(self, lowered: str, found: list[int]) -> int:
+        """Append the columns of the text's known n-grams (once per occurrence) to ``found``.
+
+        Returns the number of the text's single tokens the vocabulary knows (word kind).
+        """
+        if self.kind == "word":
+            tokens = self.tokens(lowered)
+            unigrams = self.known(tokens) if self.ngram_range[0] == 1 else []
+            found.extend(unigrams)
+            found.extend(
+                self.known(_word_ngrams(tokens, max(2, self.ngram_range[0]), self.ngram_range[1]))
+            )
+            return len(unigrams)
+        low, high = self.ngram_range
+        table = self.word_columns
+        for word in _WHITE_SPACES.sub(" ", lowered).split():
+            columns = table.get(word)
+            found.extend(
+                self.known(_padded_ngrams(word, low, high)) if columns is None else columns
+            )
+        return 0
+
+    def with_word_table(self, words: Iterable[str]) -> Vectoriser:
+        """This char_wb vectoriser with the columns of these words worked out in advance."""
+        low, high = self.ngram_range
+        table = {word: tuple(self.known(_padded_ngrams(word, low, high))) for word in words}
+        return replace(self, word_columns=table)
 
 
 @cache
@@ -96,17 +118,23 @@ def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
     """scikit-learn's ``_char_wb_ngrams``: character n-grams of each space-padded word."""
     grams: list[str] = []
     for word in _WHITE_SPACES.sub(" ", text).split():
-        padded = f" {word} "
-        size = len(padded)
-        for n in range(low, high + 1):
-            if size <= n:  # the whole padded word, counted once for all the larger n
-                grams.append(padded)
-                break
-            grams.extend(padded[i : i + n] for i in range(size - n + 1))
+        grams.extend(_padded_ngrams(word, low, high))
     return grams
 
 
-@dataclass(frozen=True, slots=True)
+def _padded_ngrams(word: str, low: int, high: int) -> list[str]:
+    padded = f" {word} "
+    size = len(padded)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if size <= n:  # the whole padded word, counted once for all the larger n
+            grams.append(padded)
+            break
+        grams.extend(padded[i : i + n] for i in range(size - n + 1))
+    return grams
+
+
+@dataclass(frozen=True)
 class EmotionModel:
     """Linear heads over TF-IDF features, each calibrated to a probability.
 
@@ -128,26 +156,46 @@ class EmotionModel:
         return list(self.meta["heads"])
 
     @property
-    def word_vectoriser(self) -> Vectoriser:
-        return next(v for v in self.vectorisers if v.kind == "word")
+    def idf(self) -> FloatArray:
+        """Every vectoriser's idf weights, in the columns of the stacked coefficients."""
+        return self._idf
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_idf", np.concatenate([v.idf for v in self.vectorisers]))
+        starts = np.array([v.offset for v in self.vectorisers[1:]], dtype=np.intp)
+        object.__setattr__(self, "_starts", starts)
+
+    def features(self, text: str) -> tuple[IntArray, FloatArray, int]:
+        """The text's TF-IDF row (columns and values, each vectoriser's part of unit length)
+        and how many of its word tokens the word vocabulary knows."""
+        lowered = text.lower()
+        found: list[int] = []
+        known_words = sum(v.add_columns(lowered, found) for v in self.vectorisers)
+        # One count over all the columns, then each vectoriser's part normalised apart.
+        counts = Counter(found)
+        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        values = (np.log(tf) + 1.0) * self._idf[columns]
+        part = np.searchsorted(self._starts, columns, side="right")
+        norms = np.sqrt(np.bincount(part, weights=values * values, minlength=len(self.vectorisers)))
+        values /= norms[part]
+        return columns, values, known_words
 
     def decision(self, text: str) -> FloatArray:
-        """Each head's raw linear score for the text."""
-        lowered = text.lower()
-        parts = [v.weights(lowered) for v in self.vectorisers]
-        columns = np.concatenate([p[0] for p in parts])
-        values = np.concatenate([p[1] for p in parts])
+        """Each head's raw linear score for the text (scikit-learn's decision_function)."""
+        columns, values, _ = self.features(text)
         result: FloatArray = values @ self.coef[columns] + self.intercept
         return result
+
+    def score(self, text: str) -> tuple[FloatArray, int]:
+        """Each head's calibrated probability, and the count of known word tokens."""
+        columns, values, known_words = self.features(text)
+        decision = values @ self.coef[columns] + self.intercept
+        return calibrate(decision, self.slope, self.offset), known_words
 
     def probabilities(self, text: str) -> FloatArray:
         """Each head's calibrated probability for the text."""
         return calibrate(self.decision(text), self.slope, self.offset)
-
-    def known_word_count(self, text: str) -> int:
-        """Word tokens of the text that are in the word vocabulary."""
-        word = self.word_vectoriser
-        return sum(token in word.vocabulary for token in word.tokens(text.lower()))
 
 
 def calibrate(decision: FloatArray, slope: FloatArray, offset: FloatArray) -> FloatArray:
@@ -202,6 +250,9 @@ def load_model(path: Path) -> EmotionModel:
             )
         )
         offset += len(terms)
+    # Single words of the word vocabulary: the words texts are mostly made of.
+    words = [t for v in vectorisers if v.kind == "word" for t in v.vocabulary if " " not in t]
+    vectorisers = [v.with_word_table(words) if v.kind == "char_wb" else v for v in vectorisers]
     coef = arrays["coef"].astype(np.float64)
     if coef.shape != (offset, len(meta["heads"])):
         raise ValueError(f"model file {path.name}: coefficients do not match the vocabularies")

@@ -1,16 +1,21 @@
-"""Plutchik's eight emotions counted from the NRC Emotion Lexicon, with negation."""
+"""Plutchik's eight emotions counted from the NRC Emotion Lexicon, with negation (opt-in).
+
+The lexicon's terms allow research and teaching use only, so this analyzer is not a default:
+it needs ``pip install 'textlens-server[nrc]'`` and
+``TEXTLENS_ANALYZERS='{"emotion": "server.domain.analyzers.nrc_emotion:NrcEmotionAnalyzer"}'``.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 from server.domain.analyzers import nrc
 from server.domain.analyzers.base import EMOTIONS, AnalyzerInfo, Emotion, EmotionResult
 from server.domain.model import AnalysisType
 
-ANALYZER_VERSION = "1.0.0"
+ANALYZER_VERSION = "1.1.0"
 NEGATION_WINDOW = 3  # words after a negation that it reverses
 # Letters with inner apostrophes: "don't", "mother's"; digits and underscores split words.
 _WORD = re.compile(r"[^\W\d_]++(?:['’][^\W\d_]++)*+")
@@ -33,10 +38,19 @@ def is_negation(word: str) -> bool:
     return word in _NEGATIONS or word.endswith("n't")
 
 
-class EmotionAnalyzer:
-    """Counts the emotions of the lexicon words of a text, skipping negated ones."""
+class NrcEmotionAnalyzer:
+    """Counts the emotions of the lexicon words of a text, skipping negated ones.
+
+    Scores are shares of the emotion associations found, not probabilities. ``neutral`` is 1
+    and ``dominant`` NEUTRAL when no emotion word was found, else 0; ``categories`` is empty.
+    """
 
     analysis_type = AnalysisType.EMOTION
+    # Logged as a warning at start-up by the server when this analyzer is configured.
+    licence_notice: ClassVar[str] = (
+        "the NRC Emotion Lexicon is licensed for research and teaching only; commercial use "
+        "needs a licence from the National Research Council Canada (docs/licensing-nrc.md)"
+    )
 
     def __init__(self) -> None:
         self._lexicon = nrc.load_lexicon()
@@ -89,7 +103,7 @@ class EmotionAnalyzer:
         total = sum(counts.values())
         scores = {e: counts[e] / total if total else 0.0 for e in EMOTIONS}
         # max() keeps the first of equal scores, which breaks ties in enum order.
-        dominant = max(EMOTIONS, key=lambda e: counts[e]) if total else Emotion.UNSPECIFIED
+        dominant = max(EMOTIONS, key=lambda e: counts[e]) if total else Emotion.NEUTRAL
         return EmotionResult(
             anger=scores[Emotion.ANGER],
             anticipation=scores[Emotion.ANTICIPATION],
@@ -102,4 +116,5 @@ class EmotionAnalyzer:
             dominant=dominant,
             matched_word_count=matched,
             analyzer=self.info,
+            neutral=0.0 if total else 1.0,
         )
