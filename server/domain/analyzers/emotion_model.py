@@ -150,15 +150,14 @@ class EmotionModel:
     slope: FloatArray  # (heads,)
     offset: FloatArray  # (heads,)
     sha256: str
+    # Worked out once from the vectorisers: the idf weights of every column, and where
+    # each vectoriser after the first starts.
+    _idf: FloatArray = field(init=False, repr=False)
+    _starts: IntArray = field(init=False, repr=False)
 
     @property
     def heads(self) -> list[str]:
         return list(self.meta["heads"])
-
-    @property
-    def idf(self) -> FloatArray:
-        """Every vectoriser's idf weights, in the columns of the stacked coefficients."""
-        return self._idf
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_idf", np.concatenate([v.idf for v in self.vectorisers]))
