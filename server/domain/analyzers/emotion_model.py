@@ -17,7 +17,6 @@ import io
 import json
 import re
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -171,10 +170,8 @@ class EmotionModel:
         found: list[int] = []
         known_words = sum(v.add_columns(lowered, found) for v in self.vectorisers)
         # One count over all the columns, then each vectoriser's part normalised apart.
-        counts = Counter(found)
-        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        values = (np.log(tf) + 1.0) * self._idf[columns]
+        columns, counts = np.unique(np.array(found, dtype=np.intp), return_counts=True)
+        values = (np.log(counts) + 1.0) * self._idf[columns]
         part = np.searchsorted(self._starts, columns, side="right")
         norms = np.sqrt(np.bincount(part, weights=values * values, minlength=len(self.vectorisers)))
         values /= norms[part]
