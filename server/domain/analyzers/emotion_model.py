@@ -195,7 +195,8 @@ class EmotionModel:
 
 
 def calibrate(decision: FloatArray, slope: FloatArray, offset: FloatArray) -> FloatArray:
-    result: FloatArray = 1.0 / (1.0 + np.exp(-(slope * decision + offset)))
+    """``sigmoid(slope * decision + offset)``, written with tanh, which cannot overflow."""
+    result: FloatArray = 0.5 + 0.5 * np.tanh(0.5 * (slope * decision + offset))
     return result
 
 
