@@ -30,6 +30,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 MODEL_FILE = Path(__file__).parent / "data" / "goemotions-emotion.npz"
+_COMMON_WORDS = 4000  # the words also tabled with "," and "." attached
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's own, used by its char_wb analyzer
 
@@ -247,8 +248,13 @@ def load_model(path: Path) -> EmotionModel:
             )
         )
         offset += len(terms)
-    # Single words of the word vocabulary: the words texts are mostly made of.
+    # Single words of the word vocabulary: the words texts are mostly made of; the most
+    # frequent of them also as they often end a clause or sentence ("it.", "me,").
     words = [t for v in vectorisers if v.kind == "word" for t in v.vocabulary if " " not in t]
+    word = next((v for v in vectorisers if v.kind == "word"), None)
+    if word is not None:
+        ranked = sorted(words, key=lambda t: (word.idf[word.vocabulary[t]], t))
+        words += [t + mark for t in ranked[:_COMMON_WORDS] for mark in ",."]
     vectorisers = [v.with_word_table(words) if v.kind == "char_wb" else v for v in vectorisers]
     coef = arrays["coef"].astype(np.float64)
     if coef.shape != (offset, len(meta["heads"])):
