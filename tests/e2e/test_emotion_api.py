@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
 
-import structlog
-from helpers.auth import make_token, server_settings
+from helpers.auth import make_token
+from helpers.process import ServerProcess
 from helpers.tools import grpcurl
 
 from server.app import Application
 from server.domain.analyzers.emotion_model import MODEL_FILE
-from server.logs import configure_logging
 from textlens import AsyncClient
 from textlens.v1 import analysis_pb2
 
@@ -71,24 +69,21 @@ async def test_grpcurl_shows_the_new_emotion_fields_as_json(app_server: Applicat
 async def test_the_opt_in_nrc_analyzer_serves_and_warns_of_its_licence_at_start(
     tmp_path: Path,
 ) -> None:
-    log = io.StringIO()
-    configure_logging("INFO", "json", stream=log)
-    settings = server_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/nrc.db",
-        analyzers={"emotion": "server.domain.analyzers.nrc_emotion:NrcEmotionAnalyzer"},
-    )
-    app = Application(settings, migrate_schema=True)
-    await app.start()
-    try:
-        async with AsyncClient(f"127.0.0.1:{app.port}", token=make_token()) as client:
+    # A server process of its own: its start-up log is read from its output, without
+    # reconfiguring logging in this process, which other tests' servers share.
+    env = {
+        "TEXTLENS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'nrc.db'}",
+        "TEXTLENS_ANALYZERS": json.dumps(
+            {"emotion": "server.domain.analyzers.nrc_emotion:NrcEmotionAnalyzer"}
+        ),
+    }
+    with ServerProcess(env, cwd=tmp_path) as server:
+        async with AsyncClient(server.target, token=make_token()) as client:
             analysis = await client.create_analysis("I was afraid.", analysis_type="emotion")
-    finally:
-        await app.stop(0)
-        structlog.reset_defaults()
+        records = server.log_records()
     assert analysis.emotion.analyzer.name == "textlens-nrc-emotion"
     assert analysis.emotion.fear > 0
-    lines = [json.loads(line) for line in log.getvalue().splitlines() if line.startswith("{")]
-    warnings = [line for line in lines if line.get("event") == "analyzer licence"]
+    warnings = [r for r in records if r.get("event") == "analyzer licence"]
     assert len(warnings) == 1
     assert warnings[0]["level"] == "warning"
     assert "research and teaching only" in warnings[0]["notice"]
