@@ -16,7 +16,9 @@ DOCKER_CHECK_INPUTS := Dockerfile .dockerignore pyproject.toml client/pyproject.
 DOCKER_CHECK_STAMP := $(CACHE_DIR)/docker-check/passed-$(shell cat $(DOCKER_CHECK_INPUTS) | sha1sum | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check compose-secrets deploy-tools docker-check docker-check-if-changed
+.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check compose-secrets deploy-tools docker-check docker-check-if-changed model model-eval
+# GoEmotions (train and dev splits) for the emotion model; shared/ sits beside the checkout.
+GOEMOTIONS ?= $(firstword $(wildcard ../shared/data/goemotions ../../shared/data/goemotions) ../shared/data/goemotions)
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -114,6 +116,12 @@ docker-check-if-changed: ## docker-check unless it passed here with the same Doc
 	@if [ -e $(DOCKER_CHECK_STAMP) ]; then \
 	  echo "docker-check: skipped, its inputs are unchanged since it passed on this machine ($(notdir $(DOCKER_CHECK_STAMP)))"; \
 	else $(MAKE) --no-print-directory docker-check; fi
+
+model: setup ## Retrain the emotion model on GoEmotions' train split (GOEMOTIONS=dir), same seed, same file
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m training.goemotions train --data $(GOEMOTIONS)
+
+model-eval: setup ## Per-class and macro F1 of the shipped emotion model on GoEmotions' dev split
+	$(BIN)/python -m training.goemotions eval --data $(GOEMOTIONS)
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build client/build *.egg-info client/*.egg-info

@@ -24,6 +24,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from server.domain.analyzers import default_analyzers
 from server.domain.analyzers.base import Analyzer
+from server.domain.analyzers.emotion_model import MODEL_FILE, load_model
 from server.domain.language import default_detector
 from server.domain.model import AnalysisType
 
@@ -165,6 +166,44 @@ def measure(analyzer: Analyzer) -> dict[str, Any]:
     return figures
 
 
+def emotion_cost(analyzers: dict[AnalysisType, Analyzer]) -> dict[str, Any]:
+    """The emotion model beside the sentiment analyzer, measured in the same run.
+
+    The emotion analyzer may cost at most twice the sentiment analyzer's CPU per text; the
+    model file must stay under 25 MB and load in under 2 s.
+    """
+    emotion, sentiment = analyzers[AnalysisType.EMOTION], analyzers[AnalysisType.SENTIMENT]
+    long = prose(2_000)
+    e_short, s_short, e_long, s_long = (
+        *seconds_per_text(emotion, SHORT, budget=0.2),
+        *seconds_per_text(sentiment, SHORT, budget=0.2),
+        *seconds_per_text(emotion, long, budget=0.2),
+        *seconds_per_text(sentiment, long, budget=0.2),
+    )
+    start, start_cpu = time.perf_counter(), time.process_time()
+    load_model(MODEL_FILE)
+    load_seconds, load_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    figures = {
+        "short_words": len(SHORT.split()),
+        "emotion_short_us": e_short * 1e6,
+        "sentiment_short_us": s_short * 1e6,
+        "short_ratio": e_short / s_short,
+        "emotion_long_us": e_long * 1e6,
+        "sentiment_long_us": s_long * 1e6,
+        "long_ratio": e_long / s_long,
+        "model_file_mb": MODEL_FILE.stat().st_size / 1e6,
+        "model_load_seconds": load_seconds,
+        "model_load_cpu_seconds": load_cpu,
+    }
+    print(f"\nemotion vs sentiment, CPU per text (same run): short ({figures['short_words']} words)"
+          f" {figures['emotion_short_us']:.0f} vs {figures['sentiment_short_us']:.0f} µs"
+          f" = {figures['short_ratio']:.2f}x; long (2,000 chars) {figures['emotion_long_us']:.0f}"
+          f" vs {figures['sentiment_long_us']:.0f} µs = {figures['long_ratio']:.2f}x;"
+          f" model file {figures['model_file_mb']:.1f} MB, loads in"
+          f" {figures['model_load_seconds']:.2f} s ({load_cpu:.2f} s of CPU)")  # fmt: skip
+    return figures
+
+
 def main() -> dict[str, Any]:
     """Measure every default analyzer; print a table and return the figures."""
     analyzers = default_analyzers()
@@ -183,6 +222,7 @@ def main() -> dict[str, Any]:
             lead = " " * len(lead)
     # Milliseconds, so that the regression check reads the names as better lower.
     results["per_text"] = {f"{name.replace(' ', '_')}_ms": us / 1e3 for name, us in costs.items()}
+    results["emotion_vs_sentiment"] = emotion_cost(analyzers)
     return results
 
 

@@ -166,9 +166,12 @@ class Application:
         self._cache = (
             RedisResultCache(settings.redis_url) if settings.redis_url else LruResultCache()
         )
-        analyst = Analyst(
-            load_analyzers(settings.analyzers), cache=self._cache, metrics=self.metrics
-        )
+        analyzers = load_analyzers(settings.analyzers)
+        for analyzer in analyzers.values():
+            # An opt-in analyzer whose data is not free for every use says so at each start.
+            if notice := getattr(analyzer, "licence_notice", ""):
+                log.warning("analyzer licence", analyzer=analyzer.info.name, notice=notice)
+        analyst = Analyst(analyzers, cache=self._cache, metrics=self.metrics)
         pager = Pager(PageTokens(page_token_key(settings)))
         limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
         metrics = self.metrics

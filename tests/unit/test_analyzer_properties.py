@@ -118,16 +118,18 @@ def test_quality_figures_stay_in_range_and_issues_inside_the_text(text: str) -> 
 
 @PROPERTY
 @given(texts)
-def test_emotion_scores_are_shares_or_all_zero(text: str) -> None:
+def test_emotion_scores_are_probabilities_with_a_consistent_dominant(text: str) -> None:
     result = EMOTION.analyze(text)
     scores = result.scores()
-    assert all(0 <= score <= 1 for score in scores.values())
-    if result.matched_word_count:
-        assert sum(scores.values()) == pytest.approx(1.0)
-        assert scores[result.dominant] == max(scores.values())
+    assert all(0 <= score <= 1 for score in [*scores.values(), result.neutral])
+    assert len(result.categories) == 27
+    ranked = [c.score for c in result.categories]
+    assert ranked == sorted(ranked, reverse=True)
+    if result.neutral >= max(scores.values()):
+        assert result.dominant is Emotion.NEUTRAL
     else:
-        assert result.dominant is Emotion.UNSPECIFIED
-        assert set(scores.values()) == {0.0}
+        assert scores[result.dominant] == max(scores.values())
+    assert 0 <= result.matched_word_count <= len(text)
     assert roundtrips(AnalysisType.EMOTION, result)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,10 @@ from server.domain.analyzers import (
     default_analyzers,
     load_analyzers,
 )
+from server.domain.analyzers.nrc_emotion import NrcEmotionAnalyzer
 from server.domain.model import AnalysisType
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class AlwaysPositive:
@@ -81,7 +86,9 @@ def test_the_package_exports_exactly_its_public_names() -> None:
     assert exported == {name for name in dir(analyzers_package) if not name.startswith("_")} - {
         "base",
         "emotion",
+        "emotion_model",
         "nrc",
+        "nrc_emotion",
         "quality",
         "quality_issues",
         "registry",
@@ -100,3 +107,12 @@ def test_shared_analyzers_give_the_same_results_from_many_threads() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda job: job[0].analyze(job[1]), jobs))
     assert together == alone
+
+
+def test_the_research_only_nrc_analyzer_is_opt_in_by_configuration() -> None:
+    assert not isinstance(default_analyzers()[AnalysisType.EMOTION], NrcEmotionAnalyzer)
+    chosen = load_analyzers({"emotion": "server.domain.analyzers.nrc_emotion:NrcEmotionAnalyzer"})
+    assert isinstance(chosen[AnalysisType.EMOTION], NrcEmotionAnalyzer)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not any(d.lower().startswith("nrclex") for d in project["dependencies"])
+    assert project["optional-dependencies"]["nrc"] == ["nrclex>=4.1,<5"]

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import pytest
 
 from server.domain.analyzers import default_analyzers
-from server.domain.analyzers.emotion import EmotionAnalyzer
+from server.domain.analyzers.nrc_emotion import NrcEmotionAnalyzer
 from server.domain.language import Cld2Detector
 from server.domain.model import AnalysisType
 
@@ -35,9 +35,10 @@ def test_all_analyzers_load_and_run_with_sockets_blocked(monkeypatch: pytest.Mon
     assert Cld2Detector().detect("Me encanta este producto, funciona muy bien.").code == "es"
 
 
-def test_a_fresh_process_loads_every_lexicon_offline_without_textblob_or_nltk() -> None:
-    # A new interpreter proves the lexicons are read from disk, not from an earlier cache,
-    # and that nothing on the way (nrclex, textblob, nltk) reaches for the network.
+def test_a_fresh_process_loads_every_lexicon_offline_with_no_training_or_nrc_code() -> None:
+    # A new interpreter proves the lexicons and the model are read from disk, not from an
+    # earlier cache, that nothing on the way reaches for the network, and that the default
+    # analyzers need neither the training libraries nor the research-only NRC lexicon.
     script = textwrap.dedent(
         f"""
         import socket, sys
@@ -55,7 +56,7 @@ def test_a_fresh_process_loads_every_lexicon_offline_without_textblob_or_nltk() 
         for analyzer in default_analyzers().values():
             analyzer.analyze({TEXT!r})
         assert Cld2Detector().detect({TEXT!r}).code == "en"
-        leaked = sorted({{"textblob", "nltk"}} & set(sys.modules))
+        leaked = sorted({{"textblob", "nltk", "nrclex", "sklearn", "scipy"}} & set(sys.modules))
         print("leaked:", leaked)
         """
     )
@@ -66,8 +67,8 @@ def test_a_fresh_process_loads_every_lexicon_offline_without_textblob_or_nltk() 
     assert done.stdout.strip() == "leaked: []"
 
 
-def test_emotion_needs_no_download_for_a_word_textblob_would_lemmatize(
+def test_nrc_emotion_needs_no_download_for_a_word_textblob_would_lemmatize(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    assert EmotionAnalyzer().analyze("The wolves cried.").sadness > 0
+    assert NrcEmotionAnalyzer().analyze("The wolves cried.").sadness > 0

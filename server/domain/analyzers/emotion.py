@@ -1,105 +1,83 @@
-"""Plutchik's eight emotions counted from the NRC Emotion Lexicon, with negation."""
+"""Emotions from a linear model trained on GoEmotions, mapped onto Plutchik's eight."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from server.domain.analyzers import nrc
-from server.domain.analyzers.base import EMOTIONS, AnalyzerInfo, Emotion, EmotionResult
+import numpy as np
+
+from server.domain.analyzers.base import (
+    EMOTIONS,
+    AnalyzerInfo,
+    Emotion,
+    EmotionCategory,
+    EmotionResult,
+)
+from server.domain.analyzers.emotion_model import MODEL_FILE, EmotionModel, load_model
 from server.domain.model import AnalysisType
 
-ANALYZER_VERSION = "1.0.0"
-NEGATION_WINDOW = 3  # words after a negation that it reverses
-# Letters with inner apostrophes: "don't", "mother's"; digits and underscores split words.
-_WORD = re.compile(r"[^\W\d_]++(?:['’][^\W\d_]++)*+")
-# Punctuation between two words ends a clause, and with it the reach of a negation:
-# in "not angry, just weeping" the sadness counts.
-_CLAUSE_BREAK = re.compile(r"[,.;:!?…()\[\]{}—–\"“”]")
-# fmt: off
-_NEGATIONS = frozenset({
-    "not", "no", "never", "nothing", "nobody", "none", "nowhere", "neither", "nor", "without",
-    "cannot", "hardly", "barely", "scarcely",
-    # contractions typed without their apostrophe
-    "aint", "arent", "cant", "couldnt", "didnt", "doesnt", "dont", "hadnt", "hasnt", "havent",
-    "isnt", "mustnt", "neednt", "shouldnt", "wasnt", "werent", "wont", "wouldnt",
-})
-# fmt: on
-_LONGEST_ENTRY = 40  # no lexicon word is longer; longer tokens are not looked up
+ANALYZER_NAME = "textlens-goemotions-emotion"
+# Plutchik's two emotions that Ekman's six lack, from the GoEmotions categories nearest to
+# them on Plutchik's wheel: interest (curiosity) is mild anticipation, optimism is
+# anticipation + joy, desire looks ahead; acceptance (approval) is mild trust, admiration
+# is intense trust, love is joy + trust. Each is the highest of its categories' scores.
+ANTICIPATION = ("curiosity", "desire", "optimism")
+TRUST = ("admiration", "approval", "love")
+EKMAN = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 
 
-def is_negation(word: str) -> bool:
-    return word in _NEGATIONS or word.endswith("n't")
+@cache
+def _shared_model(path: Path) -> EmotionModel:
+    return load_model(path)
 
 
 class EmotionAnalyzer:
-    """Counts the emotions of the lexicon words of a text, skipping negated ones."""
+    """Scores a text with the GoEmotions model: Plutchik emotions, neutral and categories."""
 
     analysis_type = AnalysisType.EMOTION
 
-    def __init__(self) -> None:
-        self._lexicon = nrc.load_lexicon()
+    def __init__(self, model_file: Path = MODEL_FILE) -> None:
+        self._model_file = model_file
+        model = self._model = _shared_model(model_file)
+        heads = model.heads
+        self._ekman = {name: heads.index(f"ekman:{name}") for name in (*EKMAN, "neutral")}
+        categories = sorted((name, i) for i, name in enumerate(heads) if ":" not in name)
+        categories = [(name, i) for name, i in categories if name != "neutral"]
+        self._category_names = [name for name, _ in categories]
+        self._category_columns = [i for _, i in categories]
+        index = dict(categories)
+        self._anticipation = [index[name] for name in ANTICIPATION]
+        self._trust = [index[name] for name in TRUST]
+        meta = model.meta
         self.info = AnalyzerInfo(
-            name="textlens-nrc-emotion", version=ANALYZER_VERSION, lexicon=nrc.lexicon_version()
+            name=ANALYZER_NAME,
+            version=str(meta["version"]),
+            lexicon=f"{meta['name']} {meta['version']} ({meta['dataset']})",
+            model_sha256=model.sha256,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Re-create rather than pickle the lexicon: a worker process loads it once.
-        return (type(self), ())
-
-    def lookup(self, word: str) -> tuple[Emotion, ...]:
-        """The emotions of a lower-case word, after light suffix stripping."""
-        if len(word) > _LONGEST_ENTRY:
-            return ()
-        for candidate in nrc.candidates(word):
-            emotions = self._lexicon.get(candidate)
-            if emotions:
-                return emotions
-        return ()
+        # Re-load rather than pickle the model: a worker process reads the file once.
+        return (type(self), (self._model_file,))
 
     def analyze(self, text: str) -> EmotionResult:
-        counts: Counter[Emotion] = Counter()
-        matched = 0
-        negated_words_left = 0
-        previous_end = 0
-        seen: dict[str, tuple[Emotion, ...]] = {}  # words recur; strip each suffix once
-        # No offsets are reported, so the text can be lower-cased whole, once.
-        lowered = text.lower().replace("’", "'")
-        for match in _WORD.finditer(lowered):
-            word = match.group()
-            if _CLAUSE_BREAK.search(lowered, previous_end, match.start()) or word == "but":
-                negated_words_left = 0
-            previous_end = match.end()
-            if is_negation(word):
-                negated_words_left = NEGATION_WINDOW
-                continue
-            if negated_words_left:
-                negated_words_left -= 1
-                continue
-            emotions = seen.get(word)
-            if emotions is None:
-                emotions = seen[word] = self.lookup(word)
-            if emotions:
-                matched += 1
-                counts.update(emotions)
-        return self._result(counts, matched)
-
-    def _result(self, counts: Counter[Emotion], matched: int) -> EmotionResult:
-        total = sum(counts.values())
-        scores = {e: counts[e] / total if total else 0.0 for e in EMOTIONS}
-        # max() keeps the first of equal scores, which breaks ties in enum order.
-        dominant = max(EMOTIONS, key=lambda e: counts[e]) if total else Emotion.UNSPECIFIED
+        probabilities, known_words = self._model.score(text)
+        scores = probabilities.tolist()
+        emotions = {name: scores[i] for name, i in self._ekman.items()}
+        emotions["anticipation"] = max(scores[i] for i in self._anticipation)
+        emotions["trust"] = max(scores[i] for i in self._trust)
+        neutral = emotions.pop("neutral")
+        strongest = max(EMOTIONS, key=lambda e: emotions[e.name.lower()])
+        # A stable sort of the alphabetical categories: ties stay in name order.
+        order = np.argsort(-probabilities[self._category_columns], kind="stable").tolist()
+        names, columns = self._category_names, self._category_columns
         return EmotionResult(
-            anger=scores[Emotion.ANGER],
-            anticipation=scores[Emotion.ANTICIPATION],
-            disgust=scores[Emotion.DISGUST],
-            fear=scores[Emotion.FEAR],
-            joy=scores[Emotion.JOY],
-            sadness=scores[Emotion.SADNESS],
-            surprise=scores[Emotion.SURPRISE],
-            trust=scores[Emotion.TRUST],
-            dominant=dominant,
-            matched_word_count=matched,
+            **emotions,
+            dominant=Emotion.NEUTRAL if neutral >= emotions[strongest.name.lower()] else strongest,
+            matched_word_count=known_words,
             analyzer=self.info,
+            neutral=neutral,
+            categories=tuple(EmotionCategory(names[i], scores[columns[i]]) for i in order),
         )

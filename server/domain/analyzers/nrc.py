@@ -40,7 +40,10 @@ def lexicon_path() -> Path:
     """Where nrc_en.json is installed; find_spec locates a package without running it."""
     spec = find_spec("nrclex")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the nrclex package (NRC Emotion Lexicon) is not installed")
+        raise RuntimeError(
+            "the nrclex package (NRC Emotion Lexicon) is not installed: "
+            "pip install 'textlens-server[nrc]'"
+        )
     return Path(next(iter(spec.submodule_search_locations)), *LEXICON_FILE)
 
 
