@@ -30,8 +30,8 @@ $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install both distributions with the dev tools
 
-run: setup ## Start the server on the embedded SQLite default (TEXTLENS_* to configure)
-	$(BIN)/textlens-server serve
+run: setup ## Start the server on the embedded SQLite default, in development mode (TEXTLENS_* to configure)
+	$(BIN)/textlens-server serve --dev
 
 services: ## Start PostgreSQL and Redis if installed but stopped (fails under CI=true if missing)
 	@scripts/ensure-services.sh

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from server.adapters.ratelimit import LimitsRateLimiter
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.domain.errors import SchemaOutOfDate
+from server.keys import derive_key, purpose_secret
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
 from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
@@ -65,10 +65,16 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def page_token_key(settings: Settings) -> bytes:
-    # Tokens must verify on every replica, so the key comes from shared configuration.
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
-    return hashlib.sha256(b"textlens page tokens\0" + secret.encode()).digest()
+def shared_secret(settings: Settings, dev_secret: str | None) -> str:
+    """What page-token and cache keys derive from: shared configuration, so that page
+    tokens verify and cache entries open on every replica."""
+    return purpose_secret(
+        page_token_secret=(
+            settings.page_token_secret.get_secret_value() if settings.page_token_secret else None
+        ),
+        jwt_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        dev_secret=dev_secret,
+    )
 
 
 async def prepare_schema(engine: AsyncEngine, *, apply: bool) -> None:
@@ -115,13 +121,15 @@ class Application:
         check_schema: bool = True,
         serve_metrics: bool = True,
         tracer_provider: TracerProvider | None = None,
+        dev_secret: str | None = None,
     ) -> None:
         self.settings = settings
         self.migrate_schema = migrate_schema
         self.check_schema = check_schema
         self.serve_metrics = serve_metrics
         self.health = HealthServicer()
-        self.keys = load_keys(settings)
+        self.keys = load_keys(settings, dev_secret)
+        self._secret = shared_secret(settings, dev_secret)
         self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
         self.metrics = PrometheusMetrics()
         self.port: int | None = None
@@ -171,8 +179,13 @@ class Application:
             # An opt-in analyzer whose data is not free for every use says so at each start.
             if notice := getattr(analyzer, "licence_notice", ""):
                 log.warning("analyzer licence", analyzer=analyzer.info.name, notice=notice)
-        analyst = Analyst(analyzers, cache=self._cache, metrics=self.metrics)
-        pager = Pager(PageTokens(page_token_key(settings)))
+        analyst = Analyst(
+            analyzers,
+            cache=self._cache,
+            cache_secret=derive_key(self._secret, "result-cache"),
+            metrics=self.metrics,
+        )
+        pager = Pager(PageTokens(derive_key(self._secret, "page-tokens")))
         limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
         metrics = self.metrics
         max_chars = settings.max_text_chars
@@ -342,6 +355,8 @@ async def serve(
     migrate_schema: bool = False,
     banner: TextIO | None = None,
     worker_of: Path | None = None,
+    dev_secret: str | None = None,
+    parent_pid: int | None = None,
 ) -> None:
     """Runs one server until SIGTERM or SIGINT, then drains and returns.
 
@@ -353,7 +368,11 @@ async def serve(
         migrate_schema=migrate_schema,
         check_schema=worker_of is None,
         serve_metrics=worker_of is None,
+        dev_secret=dev_secret,
     )
+    # The supervisor's pid, from the supervisor itself: the parent may die while this
+    # process is still loading, and by then os.getppid() names init instead.
+    parent = parent_pid if parent_pid is not None else os.getppid()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -363,12 +382,12 @@ async def serve(
         port = await app.start()
         if worker_of is not None:
             worker_of.touch()  # noqa: ASYNC240 - one tiny file, once
-            orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
+            orphan_watch = asyncio.create_task(_stop_when_orphaned(stop, parent))
         elif banner is not None:
             print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
             if app.keys.generated:
-                secret = str(app.keys.signing_key)
-                print(token_banner(secret, settings.host, port), file=banner, flush=True)
+                hint = token_banner(app.keys, settings.host, port, settings.dev_secret_file)
+                print(hint, file=banner, flush=True)
         await stop.wait()
     finally:
         if orphan_watch is not None:
@@ -378,8 +397,7 @@ async def serve(
         await app.stop()
 
 
-async def _stop_when_orphaned(stop: asyncio.Event) -> None:
-    parent = os.getppid()
+async def _stop_when_orphaned(stop: asyncio.Event, parent: int) -> None:
     # Nothing signals a parent's death to its children; its pid changing does.
     while os.getppid() == parent:  # noqa: ASYNC110
         await asyncio.sleep(1)

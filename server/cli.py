@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
+from pydantic import SecretStr, ValidationError
 
-from server.config import Settings
+from server.config import Settings, describe
 from server.domain.errors import SchemaOutOfDate, Unavailable
-from server.logs import configure_logging
-from server.transport.auth import ALL_SCOPES, issue_token, load_keys
+from server.keys import ConfigurationError, dev_secret, purpose_secret
+from server.logs import configure_logging, loop_exception_handler
+from server.transport.auth import (
+    ALL_SCOPES,
+    NO_KEY_MESSAGE,
+    TENANT_PATTERN,
+    TENANT_RULE,
+    issue_token,
+    load_keys,
+)
 
 T = TypeVar("T")
 
@@ -31,10 +40,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply pending database migrations first (always done for SQLite)",
     )
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="local development: with no key configured, sign tokens with a secret kept in "
+        "TEXTLENS_DEV_SECRET_FILE (.textlens-dev-secret, created on first run) and print a "
+        "token",
+    )
     serve.add_argument("--worker-of", type=Path, help=argparse.SUPPRESS)
+    serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply pending database migrations, then exit")
     token = commands.add_parser(
-        "token", help="print a JWT signed with the configured key (TEXTLENS_JWT_SECRET)"
+        "token",
+        help="print a JWT signed with the configured key (TEXTLENS_JWT_SECRET), or with the "
+        "development secret of `serve --dev` when none is configured",
     )
     token.add_argument("--subject", required=True, help="the 'sub' claim")
     token.add_argument(
@@ -53,11 +72,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    keys = load_keys(settings)
-    if keys.generated:
+    dev = None
+    if settings.jwt_secret is None and settings.jwt_public_key_file is None:
+        if not settings.dev_secret_file.exists():
+            print(f"textlens-server: {NO_KEY_MESSAGE}", file=sys.stderr)
+            return 2
+        dev, _ = dev_secret(settings.dev_secret_file)
         print(
-            "textlens-server: no key configured; set TEXTLENS_JWT_SECRET (or "
-            "TEXTLENS_JWT_PUBLIC_KEY_FILE with --private-key) to the server's",
+            f"textlens-server: no key configured: signing with the development secret in "
+            f"{settings.dev_secret_file} (the one `serve --dev` uses)",
+            file=sys.stderr,
+        )
+    keys = load_keys(settings, dev)
+    tenant = args.tenant or args.subject
+    if not TENANT_PATTERN.fullmatch(tenant):
+        option = "--tenant" if args.tenant else "--subject (the tenant without --tenant)"
+        print(f"textlens-server: {option} must be {TENANT_RULE}", file=sys.stderr)
+        return 2
+    if args.ttl > keys.max_lifetime_seconds:
+        print(
+            f"textlens-server: --ttl {args.ttl} is longer than the server accepts "
+            f"(TEXTLENS_JWT_MAX_LIFETIME_SECONDS={keys.max_lifetime_seconds})",
             file=sys.stderr,
         )
         return 2
@@ -80,26 +115,74 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev_secret(settings: Settings, args: argparse.Namespace) -> str | None:
+    """The development secret, for `serve --dev` when no key is configured."""
+    if not args.dev or settings.jwt_secret is not None:
+        return None
+    secret, created = dev_secret(settings.dev_secret_file)
+    if created:
+        print(
+            f"textlens-server: created {settings.dev_secret_file} (mode 0600), the development "
+            "signing secret; keep it out of version control",
+            file=sys.stderr,
+        )
+    return secret
+
+
+def _check_keys(settings: Settings, dev: str | None) -> None:
+    """Refuses at once, before anything starts, settings that leave tokens unprotected."""
+    load_keys(settings, dev)
+    purpose_secret(
+        page_token_secret=_value(settings.page_token_secret),
+        jwt_secret=_value(settings.jwt_secret),
+        dev_secret=dev,
+    )
+
+
+def _value(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe(exc)) from None
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    async def main() -> T:
+        asyncio.get_running_loop().set_exception_handler(loop_exception_handler)
+        return await coro
+
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
     except ImportError:  # pragma: no cover
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+        return asyncio.run(main())
+    return uvloop.run(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    if args.command == "token":
-        return _token(settings, args)
+    try:
+        settings = _settings()
+        configure_logging(settings.log_level, settings.log_format)
+        if args.command == "token":
+            return _token(settings, args)
+        dev = None
+        if args.command == "serve":
+            dev = _dev_secret(settings, args)
+            _check_keys(settings, dev)
+    except ConfigurationError as exc:
+        print(f"textlens-server: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.command == "serve" and settings.workers > 1 and args.worker_of is None:
             # The parent only watches its children: it never loads the service itself.
             from server.supervisor import Supervisor  # noqa: PLC0415
 
-            return _run(Supervisor(settings, migrate_schema=args.migrate).run(sys.stdout))
+            supervisor = Supervisor(settings, migrate_schema=args.migrate, dev_secret=dev)
+            return _run(supervisor.run(sys.stdout))
         from server import app  # noqa: PLC0415 - keep `--help` and the supervisor light
 
         if args.command == "serve":
@@ -109,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     migrate_schema=args.migrate,
                     banner=sys.stdout,
                     worker_of=args.worker_of,
+                    dev_secret=dev,
+                    parent_pid=args.parent_pid,
                 )
             )
         elif args.command == "migrate":

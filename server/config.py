@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.keys import DEV_SECRET_FILE, read_secret_file, weakness
 
 
 def _cpu_count() -> int:
@@ -60,14 +62,6 @@ class Settings(BaseSettings):
     # A plaintext port serving only grpc.health.v1, for probes that cannot speak TLS.
     health_port: int | None = Field(default=None, ge=0, le=65535)
 
-    @field_validator("jwt_secret")
-    @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        # RFC 7518: an HS256 key shorter than the hash (32 bytes) weakens the signature.
-        if value is not None and len(value.get_secret_value().encode()) < 32:
-            raise ValueError("must be at least 32 bytes (e.g. `openssl rand -base64 32`)")
-        return value
-
     workers: int = Field(default_factory=_cpu_count, ge=1)
     # Background batch work, per server process.
     batch_workers: int = Field(default=1, ge=0)
@@ -75,3 +69,64 @@ class Settings(BaseSettings):
     batch_lease_seconds: float = Field(default=30.0, gt=0)
     batch_poll_seconds: float = Field(default=1.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    # Secrets and token policy (docs/security.md). Each secret may instead come from a
+    # file named by the same setting with _FILE appended (a mounted secret).
+    jwt_secret_file: Path | None = None
+    database_url_file: Path | None = None
+    redis_url_file: Path | None = None
+    # Authenticates page tokens and keys the result cache; required with RS256/ES256,
+    # derived from TEXTLENS_JWT_SECRET when unset.
+    page_token_secret: SecretStr | None = None
+    page_token_secret_file: Path | None = None
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    jwt_max_lifetime_seconds: int = Field(default=86_400, ge=60)
+    jwt_require_issuer: bool = False
+    jwt_require_audience: bool = False
+    # Where `serve --dev` keeps its signing secret, so that tokens survive restarts.
+    dev_secret_file: Path = DEV_SECRET_FILE
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in _FROM_FILES:
+            path = data.get(f"{name}_file")
+            if path in (None, ""):
+                continue
+            if data.get(name) not in (None, ""):
+                setting = f"TEXTLENS_{name.upper()}"
+                raise ValueError(f"set {setting} or {setting}_FILE, not both")
+            try:
+                data[name] = read_secret_file(Path(path))
+            except OSError as exc:
+                raise ValueError(
+                    f"TEXTLENS_{name.upper()}_FILE: cannot read {path} ({exc.strerror})"
+                ) from None
+        return data
+
+    @field_validator("jwt_secret", "page_token_secret")
+    @classmethod
+    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 7518: an HS256 key shorter than the hash (32 bytes) weakens the signature;
+        # a placeholder or a guessable one lets anyone mint tokens for any tenant.
+        if value is not None and (reason := weakness(value.get_secret_value())) is not None:
+            raise ValueError(reason)
+        return value
+
+
+_FROM_FILES = ("jwt_secret", "database_url", "redis_url", "page_token_secret")
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each invalid setting and why, never quoting a value (it may be a
+    secret)."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["loc"]:
+            problems.append(f"TEXTLENS_{str(item['loc'][0]).upper()}: {message}")
+        else:
+            problems.append(message)
+    return "; ".join(problems)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -78,13 +77,16 @@ def free_port(host: str) -> int:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, *, migrate_schema: bool) -> None:
+    def __init__(
+        self, settings: Settings, *, migrate_schema: bool, dev_secret: str | None = None
+    ) -> None:
         self.settings = settings
         self.migrate_schema = migrate_schema
+        # `serve --dev` with no key: the children read the same secret file.
+        self.dev_secret = dev_secret
         self.count = settings.workers
         self.port = settings.port or free_port(settings.host)
         self.state = Path(tempfile.mkdtemp(prefix="textlens-workers-"))
-        self.generated_secret: str | None = None
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping = False
 
@@ -93,10 +95,8 @@ class Supervisor:
         env["TEXTLENS_PORT"] = str(self.port)
         env["TEXTLENS_WORKERS"] = "1"
         settings = self.settings
-        if settings.jwt_secret is None and settings.jwt_public_key_file is None:
-            # One key for every child, or a token signed by one would fail on the others.
-            self.generated_secret = self.generated_secret or secrets.token_urlsafe(32)
-            env["TEXTLENS_JWT_SECRET"] = self.generated_secret
+        if self.dev_secret is not None:
+            env["TEXTLENS_DEV_SECRET_FILE"] = str(settings.dev_secret_file.resolve())
         if settings.metrics_port is not None:
             metrics = self.state / "metrics"
             metrics.mkdir(exist_ok=True)
@@ -113,6 +113,9 @@ class Supervisor:
                 "serve",
                 "--worker-of",
                 str(self.state / f"ready-{index}"),
+                "--parent-pid",
+                str(os.getpid()),
+                *(["--dev"] if self.dev_secret is not None else []),
             ],
             env=self._environment(),
         )
@@ -208,7 +211,9 @@ class Supervisor:
             file=banner,
             flush=True,
         )
-        if self.generated_secret is not None:
-            from server.transport.auth import token_banner  # noqa: PLC0415
+        if self.dev_secret is not None and self.settings.jwt_public_key_file is None:
+            from server.transport.auth import load_keys, token_banner  # noqa: PLC0415
 
-            print(token_banner(self.generated_secret, host, self.port), file=banner, flush=True)
+            keys = load_keys(self.settings, self.dev_secret)
+            hint = token_banner(keys, host, self.port, self.settings.dev_secret_file)
+            print(hint, file=banner, flush=True)

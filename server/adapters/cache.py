@@ -1,64 +1,228 @@
 """Result caches: an in-process LRU by default, Redis when TEXTLENS_REDIS_URL is set.
 
+Neither holds a text in the clear. Entries are named by a keyed hash of tenant, analyzer
+and text, and what a result repeats of its text (sentence texts, words quoted by quality
+issues) is kept out of the entry or sealed with AES-GCM under a key derived from that
+same text: an entry opens only for a caller of the same tenant who sends the text again,
+and a copy of Redis or of the process's cache reveals no text. The in-process cache keeps
+sentence lengths (the sentences are cut from the request's text again) and seals other
+strings, so a hit costs microseconds; Redis entries are sealed whole.
+
 A cache is an optimisation, never a dependency: a Redis that fails is skipped (every
-lookup a miss) for a few seconds, and that is logged at most once a minute.
+lookup a miss) for a few seconds, and that is logged at most once a minute. An entry that
+does not open (a key from another secret, a corrupt value) is a miss.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from server.domain.analyzers.base import AnalysisResult, result_from_dict
+from server.domain.analyzers.base import (
+    AnalysisResult,
+    QualityIssue,
+    QualityResult,
+    SentenceSentiment,
+    SentimentResult,
+    result_from_dict,
+)
 from server.domain.model import AnalysisType
+from server.service.ports import CachedResult, CacheKey
 
 log = structlog.get_logger("textlens.cache")
 
 REDIS_RETRY_SECONDS = 5.0
 REDIS_WARN_EVERY_SECONDS = 60.0
 REDIS_TIMEOUT_SECONDS = 0.25
-REDIS_TTL_SECONDS = 7 * 24 * 3600
-_PREFIX = "textlens:result:"
+REDIS_TTL_SECONDS = 24 * 3600
+_PREFIX = "textlens:result:v2:"
+_NONCE_BYTES = 12
+# Joins the sealed strings of an in-process entry: U+0000 is in no text the server accepts.
+_SEPARATOR = "\x00"
 
 
-def _type_of(key: str) -> AnalysisType:
-    return AnalysisType(int(key.split(":", 1)[0]))
+def seal(key: CacheKey, plaintext: bytes) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + AESGCM(key.secret).encrypt(nonce, plaintext, key.id.encode())
+
+
+def unseal(key: CacheKey, sealed: bytes) -> bytes | None:
+    """The plaintext, or None if the entry was not sealed with this key (or was altered)."""
+    try:
+        return AESGCM(key.secret).decrypt(
+            sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], key.id.encode()
+        )
+    except (InvalidTag, ValueError):
+        return None
+
+
+def without_text(result: AnalysisResult) -> tuple[AnalysisResult, list[str]]:
+    """The result with every string taken from its text blanked, and those strings in order."""
+    if isinstance(result, SentimentResult):
+        strings = [sentence.text for sentence in result.sentences]
+        sentences = tuple(
+            SentenceSentiment("", s.offset, s.score, s.label) for s in result.sentences
+        )
+        return _replace_sentences(result, sentences), strings
+    if isinstance(result, QualityResult):
+        strings = [issue.message for issue in result.issues]
+        issues = tuple(QualityIssue(i.kind, "", i.offset, i.length) for i in result.issues)
+        return _replace_issues(result, issues), strings
+    return result, []  # emotion results name categories, never words of the text
+
+
+def with_text(result: AnalysisResult, strings: list[str]) -> AnalysisResult:
+    """The inverse of ``without_text``."""
+    if isinstance(result, SentimentResult):
+        sentences = tuple(
+            SentenceSentiment(text, s.offset, s.score, s.label)
+            for s, text in zip(result.sentences, strings, strict=True)
+        )
+        return _replace_sentences(result, sentences)
+    if isinstance(result, QualityResult):
+        issues = tuple(
+            QualityIssue(i.kind, message, i.offset, i.length)
+            for i, message in zip(result.issues, strings, strict=True)
+        )
+        return _replace_issues(result, issues)
+    return result
+
+
+def _replace_sentences(
+    result: SentimentResult, sentences: tuple[SentenceSentiment, ...]
+) -> SentimentResult:
+    return SentimentResult(
+        result.score,
+        result.label,
+        result.magnitude,
+        result.positive,
+        result.negative,
+        result.neutral,
+        sentences,
+        result.analyzer,
+    )
+
+
+def _replace_issues(result: QualityResult, issues: tuple[QualityIssue, ...]) -> QualityResult:
+    return QualityResult(
+        result.score,
+        result.flesch_reading_ease,
+        result.grade_level,
+        result.word_count,
+        result.sentence_count,
+        result.syllable_count,
+        result.lexical_diversity,
+        issues,
+        result.analyzer,
+    )
+
+
+# An in-process entry: the result without its text, and how to put the text back: the
+# lengths of its sentences (slices of the request's text), or the sealed strings.
+_Entry = tuple[CachedResult, tuple[int, ...] | None, bytes | None]
 
 
 class LruResultCache:
     """The most recently used results of this process, up to ``max_entries``.
 
-    A result of a long text weighs about 8 KB (its sentences): 1,024 of them keep the
-    cache under 10 MB a process, enough for the texts that do repeat.
+    An entry keeps the result without the strings taken from its text. Sentence texts are
+    slices of the request's text: the entry keeps their lengths and a hit cuts them from
+    the text again. Other strings (the words a quality issue quotes) are sealed. 1,024
+    entries stay under a few MB a process, enough for the texts that do repeat.
     """
 
     def __init__(self, max_entries: int = 1_024) -> None:
-        self._entries: OrderedDict[str, AnalysisResult] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._max = max_entries
 
-    async def get_many(self, keys: Sequence[str]) -> list[AnalysisResult | None]:
-        found: list[AnalysisResult | None] = []
+    async def get_many(self, keys: Sequence[CacheKey]) -> list[CachedResult | None]:
+        found: list[CachedResult | None] = []
         for key in keys:
-            result = self._entries.get(key)
-            if result is not None:
-                self._entries.move_to_end(key)
-            found.append(result)
+            entry = self._entries.get(key.id)
+            if entry is not None:
+                self._entries.move_to_end(key.id)
+                found.append(self._open(key, *entry))
+            else:
+                found.append(None)
         return found
 
-    async def put_many(self, items: Sequence[tuple[str, AnalysisResult]]) -> None:
-        for key, result in items:
-            self._entries[key] = result
-            self._entries.move_to_end(key)
+    @staticmethod
+    def _open(
+        key: CacheKey, blank: CachedResult, lengths: tuple[int, ...] | None, sealed: bytes | None
+    ) -> CachedResult | None:
+        if lengths is not None:
+            assert isinstance(blank.result, SentimentResult)
+            text = key.text
+            strings = [
+                text[s.offset : s.offset + n]
+                for s, n in zip(blank.result.sentences, lengths, strict=True)
+            ]
+        elif sealed is not None:
+            plaintext = unseal(key, sealed)
+            if plaintext is None:
+                return None
+            strings = plaintext.decode().split(_SEPARATOR)
+        else:
+            return blank  # nothing was taken out
+        result = with_text(blank.result, strings)
+        return CachedResult(blank.analysis_type, result, blank.processing_time_ms)
+
+    async def put_many(self, items: Sequence[tuple[CacheKey, CachedResult]]) -> None:
+        for key, cached in items:
+            entry = self._entry(key, cached)
+            if entry is None:
+                continue
+            self._entries[key.id] = entry
+            self._entries.move_to_end(key.id)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    @staticmethod
+    def _entry(key: CacheKey, cached: CachedResult) -> _Entry | None:
+        blank, strings = without_text(cached.result)
+        stripped = CachedResult(cached.analysis_type, blank, cached.processing_time_ms)
+        if not strings:
+            return stripped, None, None
+        if isinstance(cached.result, SentimentResult) and all(
+            key.text[s.offset : s.offset + len(s.text)] == s.text for s in cached.result.sentences
+        ):
+            return stripped, tuple(len(s) for s in strings), None
+        if any(_SEPARATOR in string for string in strings):
+            return None  # never from a validated text; not worth a costlier encoding
+        return stripped, None, seal(key, _SEPARATOR.join(strings).encode())
+
+    async def delete_many(self, keys: Sequence[CacheKey]) -> None:
+        for key in keys:
+            self._entries.pop(key.id, None)
+
+
+def _encode(cached: CachedResult) -> bytes:
+    return json.dumps(
+        {
+            "type": int(cached.analysis_type),
+            "ms": cached.processing_time_ms,
+            "result": cached.result.to_dict(),
+        }
+    ).encode()
+
+
+def _decode(plaintext: bytes) -> CachedResult:
+    data: dict[str, Any] = json.loads(plaintext)
+    kind = AnalysisType(data["type"])
+    return CachedResult(kind, result_from_dict(kind, data["result"]), float(data["ms"]))
+
 
 class RedisResultCache:
-    """Results shared by every replica, as JSON with a TTL."""
+    """Results shared by every replica (which share the secret the keys derive from),
+    each sealed whole, with a TTL."""
 
     def __init__(self, url: str) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415 - only with TEXTLENS_REDIS_URL
@@ -71,27 +235,39 @@ class RedisResultCache:
         self._down_until = 0.0
         self._last_warning = float("-inf")
 
-    async def get_many(self, keys: Sequence[str]) -> list[AnalysisResult | None]:
+    async def get_many(self, keys: Sequence[CacheKey]) -> list[CachedResult | None]:
         if not keys or time.monotonic() < self._down_until:
             return [None] * len(keys)
         try:
-            values = await self._redis.mget([_PREFIX + key for key in keys])
+            values = await self._redis.mget([_PREFIX + key.id for key in keys])
         except Exception as exc:  # noqa: BLE001 - any failure: a miss, not an error
             self._failed(exc)
             return [None] * len(keys)
-        return [
-            result_from_dict(_type_of(key), json.loads(value)) if value is not None else None
-            for key, value in zip(keys, values, strict=True)
-        ]
+        found: list[CachedResult | None] = []
+        for key, value in zip(keys, values, strict=True):
+            # The client is made without decode_responses: values are bytes.
+            plaintext = unseal(key, value) if isinstance(value, bytes) else None
+            found.append(_decode(plaintext) if plaintext is not None else None)
+        return found
 
-    async def put_many(self, items: Sequence[tuple[str, AnalysisResult]]) -> None:
+    async def put_many(self, items: Sequence[tuple[CacheKey, CachedResult]]) -> None:
         if not items or time.monotonic() < self._down_until:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for key, result in items:
-                    pipe.set(_PREFIX + key, json.dumps(result.to_dict()), ex=REDIS_TTL_SECONDS)
+                for key, cached in items:
+                    pipe.set(_PREFIX + key.id, seal(key, _encode(cached)), ex=REDIS_TTL_SECONDS)
                 await pipe.execute()
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+
+    async def delete_many(self, keys: Sequence[CacheKey]) -> None:
+        if not keys:
+            return
+        # Tried even while Redis is thought down: a stale entry must not outlive a delete
+        # that could have removed it.
+        try:
+            await self._redis.delete(*(_PREFIX + key.id for key in keys))
         except Exception as exc:  # noqa: BLE001
             self._failed(exc)
 

@@ -69,15 +69,8 @@ class LimitsRateLimiter:
         rate = self.rate
         if cost <= 0 or rate is None:
             return None
+        self.check_cost(tenant, cost)
         quota = str(rate)
-        if cost > rate.amount:
-            raise ResourceExhausted(
-                f"{cost} texts in one request exceed the whole rate limit of {describe(rate)}"
-                f" ({SETTING}); send at most {rate.amount} per request or raise the limit",
-                retry_after=None,
-                subject=f"tenant:{tenant}",
-                quota=quota,
-            )
         limiter = await self._limiter()
         try:
             allowed = await limiter.hit(rate, tenant, cost=cost)
@@ -96,6 +89,18 @@ class LimitsRateLimiter:
             subject=f"tenant:{tenant}",
             quota=quota,
         )
+
+    def check_cost(self, tenant: str, cost: int) -> None:
+        """Refuses, before any work, a request larger than the whole budget."""
+        rate = self.rate
+        if rate is not None and cost > rate.amount:
+            raise ResourceExhausted(
+                f"{cost} texts in one request exceed the whole rate limit of {describe(rate)}"
+                f" ({SETTING}); send at most {rate.amount} per request or raise the limit",
+                retry_after=None,
+                subject=f"tenant:{tenant}",
+                quota=str(rate),
+            )
 
     async def _limiter(self) -> SlidingWindowCounterRateLimiter:
         # Redis while it answers; the local budget while it is down, retried every few seconds.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from server.domain.characters import MAX_ID_CHARS, characters_violation, id_violation
 from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
 from server.domain.model import AnalysisType
 
@@ -13,6 +14,8 @@ MAX_REQUEST_ID_CHARS = 128
 def text_violation(text: str, max_chars: int, field: str = "text") -> FieldViolation | None:
     """Why ``text`` is not acceptable, or None. Length counts code points after trimming."""
     trimmed = text.strip()
+    if (bad := characters_violation(text, field)) is not None:
+        return bad
     if not trimmed:
         return FieldViolation(field, "must not be empty or only whitespace", ErrorReason.TEXT_EMPTY)
     if len(trimmed) > max_chars:
@@ -41,7 +44,7 @@ def request_id_violation(value: str, field: str = "request_id") -> FieldViolatio
             f"must be at most {MAX_REQUEST_ID_CHARS} characters",
             ErrorReason.REQUEST_ID_INVALID,
         )
-    return None
+    return characters_violation(value, field)
 
 
 def _metadata(violations: list[FieldViolation], max_chars: int) -> dict[str, str]:
@@ -69,8 +72,13 @@ def validate_analysis_request(
 
 
 def require_id(value: str, field: str = "id") -> str:
-    if not value:
-        raise InvalidArgument.single(field, "must be set", ErrorReason.ID_MISSING)
+    """``value`` if it can be an id: set, at most MAX_ID_CHARS long, storable characters."""
+    violation = id_violation(value, field)
+    if violation is not None:
+        metadata = (
+            {"max_chars": str(MAX_ID_CHARS)} if violation.reason is ErrorReason.ID_INVALID else None
+        )
+        raise InvalidArgument([violation], metadata=metadata)
     return value
 
 

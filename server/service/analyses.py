@@ -17,7 +17,7 @@ from server.domain.model import (
 )
 from server.domain.validation import require_id, validate_analysis_request
 from server.service.analyst import Analyst, Job, stated_code
-from server.service.paging import Page, Pager
+from server.service.paging import MAX_COUNTED_ROWS, Page, Pager
 from server.service.ports import (
     AnalysisFilter,
     AnalysisWriter,
@@ -78,13 +78,15 @@ class AnalysisUseCases:
             text, analysis_type, request_id, self._max_text_chars
         )
         stated = self._languages.stated(language_code)
+        language = self._languages.of(text, stated)
+        # Charged before any storage work, the idempotency lookup included: a replay
+        # costs its unit like any create.
+        await self._limiter.acquire(tenant, 1)
         if key is not None:
             async with self._uow() as uow:
                 stored = await uow.analyses.get_by_request_id(tenant, key)
             if stored is not None:
                 return _replay(stored, payload_hash(kind, text, language_code=stated_code(stated)))
-        language = self._languages.of(text, stated)
-        await self._limiter.acquire(tenant, 1)
         job = Job(text, kind, request_id=key, language=language)
         (analysis,) = await self._analyst.run(tenant, [job])
         try:
@@ -113,8 +115,10 @@ class AnalysisUseCases:
         async with self._uow() as uow:
             deleted = await uow.analyses.delete(tenant, analysis_id)
             await uow.commit()
-        if not deleted:
+        if deleted is None:
             raise _not_found(analysis_id)
+        # Nothing of a deleted analysis outlives it, its cached result included.
+        await self._analyst.forget(tenant, deleted.analysis_type, deleted.text)
 
     async def list(
         self,
@@ -130,10 +134,10 @@ class AnalysisUseCases:
         where = AnalysisFilter(
             analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
             status=enum_filter(status, AnalysisStatus, "status"),
-            batch_id=batch_id or None,
+            batch_id=require_id(batch_id, "batch_id") if batch_id else None,
         )
         request = self._pager.request(
-            f"analyses|{tenant}|{where.analysis_type}|{where.status}|{batch_id}",
+            ("analyses", tenant, where.analysis_type, where.status, batch_id),
             page_size_value=page_size_value,
             page_token=page_token,
             order_by=order_by,
@@ -141,7 +145,9 @@ class AnalysisUseCases:
         )
         async with self._uow() as uow:
             rows = await uow.analyses.list_page(tenant, where, request)
-            total = await uow.analyses.count(tenant, where)
+            total = request.total
+            if total is None:  # a first page: later pages carry this count in their token
+                total = await uow.analyses.count(tenant, where, at_most=MAX_COUNTED_ROWS)
         return self._pager.page(request, rows, total)
 
 

@@ -15,7 +15,7 @@ import structlog
 from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.language import UNDETECTED, Language
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id, payload_hash
-from server.service.ports import Metrics, NoMetrics, ResultCache
+from server.service.ports import CachedResult, CacheKey, Metrics, NoMetrics, ResultCache
 
 log = structlog.get_logger("textlens.analyst")
 
@@ -51,21 +51,25 @@ def analyze(
     batch_id: str | None = None,
     batch_item: int | None = None,
     request_id: str | None = None,
-    cached: AnalysisResult | None = None,
+    cached: CachedResult | None = None,
     language: Language = UNDETECTED,
 ) -> Analysis:
     """Runs the analyzer on a validated text (or takes its ``cached`` result); a failure
     is recorded, never raised."""
     created = clock()
     start = time.perf_counter()
-    result: AnalysisResult | None = cached
+    result: AnalysisResult | None = cached.result if cached is not None else None
     if result is None:
         try:
             result = analyzer.analyze(text)
         except Exception:
             # The message stored for the caller says nothing of the cause; the log does.
             log.exception("analyzer failed", analyzer=analyzer.info.name)
-    elapsed_ms = 0.0 if cached is not None else (time.perf_counter() - start) * 1000
+    # A reused result reports the time its analysis took: a hit is told from a miss by
+    # nothing in the answer (a fresh analysis of the same text takes about as long).
+    elapsed_ms = (
+        cached.processing_time_ms if cached is not None else (time.perf_counter() - start) * 1000
+    )
     done = clock()
     return Analysis(
         id=new_id(),
@@ -109,11 +113,23 @@ class Job:
     language: Language = UNDETECTED
 
 
-def cache_key(analyzer: Analyzer, text: str) -> str:
-    """Same type, same analyzer version, same trimmed text: the same result."""
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def cache_key(secret: bytes, tenant: str, analyzer: Analyzer, text: str) -> CacheKey:
+    """Same tenant, type, analyzer version and trimmed text: the same entry.
+
+    A keyed hash (keyed BLAKE2b, a MAC; the key is derived from a server secret), so entry
+    names reveal nothing of the texts and cannot be computed by someone who guesses one;
+    the tenant is part of it, so a tenant never meets another's entries, nor the timing
+    of their hits. Half of it names the entry, the other half is the key that seals it.
+    """
     info = analyzer.info
-    return f"{int(analyzer.analysis_type)}:{info.name}:{info.version}:{digest}"
+    head = f"{tenant}\0{int(analyzer.analysis_type)}\0{info.name}\0{info.version}\0"
+    value = hashlib.blake2b(
+        (head + text).encode("utf-8", "surrogatepass"), key=secret, digest_size=64
+    ).digest()
+    return CacheKey(id=value[:24].hex(), secret=value[32:], text=text)
+
+
+_NO_KEY = CacheKey("", b"")
 
 
 class Analyst:
@@ -122,20 +138,26 @@ class Analyst:
         analyzers: Mapping[AnalysisType, Analyzer],
         *,
         cache: ResultCache | None = None,
+        cache_secret: bytes = b"",
         metrics: Metrics | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.analyzers = analyzers
         self._cache = cache
+        self._cache_secret = cache_secret
         self._metrics = metrics or NoMetrics()
         self._clock = clock
 
     async def run(self, tenant: str, jobs: Sequence[Job]) -> list[Analysis]:
         """One analysis per job, in order; every one a new analysis of its own."""
-        keys = [cache_key(self.analyzers[job.analysis_type], job.text) for job in jobs]
+        keys = (
+            [self._key(tenant, job.analysis_type, job.text) for job in jobs]
+            if self._cache is not None
+            else [_NO_KEY] * len(jobs)
+        )
         cached = await self._lookup(keys)
         analyses: list[Analysis] = []
-        fresh: list[tuple[str, AnalysisResult]] = []
+        fresh: list[tuple[CacheKey, CachedResult]] = []
         async for job, key, hit in cooperatively(zip(jobs, keys, cached, strict=True)):
             analysis = analyze(
                 self.analyzers[job.analysis_type],
@@ -150,12 +172,23 @@ class Analyst:
             )
             analyses.append(analysis)
             if hit is None and analysis.result is not None:
-                fresh.append((key, analysis.result))
+                entry = CachedResult(
+                    job.analysis_type, analysis.result, analysis.processing_time_ms
+                )
+                fresh.append((key, entry))
         if self._cache is not None and fresh:
             await self._cache.put_many(fresh)
         return analyses
 
-    async def _lookup(self, keys: list[str]) -> list[AnalysisResult | None]:
+    async def forget(self, tenant: str, analysis_type: AnalysisType, text: str) -> None:
+        """Drops the tenant's cached result for this text (its analysis was deleted)."""
+        if self._cache is not None and analysis_type in self.analyzers:
+            await self._cache.delete_many([self._key(tenant, analysis_type, text)])
+
+    def _key(self, tenant: str, analysis_type: AnalysisType, text: str) -> CacheKey:
+        return cache_key(self._cache_secret, tenant, self.analyzers[analysis_type], text)
+
+    async def _lookup(self, keys: list[CacheKey]) -> list[CachedResult | None]:
         if self._cache is None or not keys:
             return [None] * len(keys)
         found = await self._cache.get_many(keys)

@@ -18,7 +18,7 @@ from server.domain.validation import require_id, validate_batch_request
 from server.service.analyses import enum_filter
 from server.service.analyst import Clock, cooperatively, stated_code, utc_now
 from server.service.concurrency import run_to_completion
-from server.service.paging import Page, Pager
+from server.service.paging import MAX_COUNTED_ROWS, Page, Pager
 from server.service.ports import (
     BatchFilter,
     DuplicateRequestId,
@@ -79,15 +79,19 @@ class BatchUseCases:
         fingerprint = (
             payload_hash(kind, *trimmed, language_code=stated_code(stated)) if key else None
         )
+        if stated is None:
+            await self._refuse_unsupported(trimmed)
+        # A batch costs its size in texts, charged before any storage work. With a
+        # request id, one unit pays for the idempotency lookup first: a replay costs that
+        # unit and no more, and a new batch the rest of its size.
+        self._limiter.check_cost(tenant, len(trimmed))
         if key is not None:
+            await self._limiter.acquire(tenant, 1)
             async with self._uow() as uow:
                 stored = await uow.batches.get_by_request_id(tenant, key)
             if stored is not None:
                 return _replay(stored, fingerprint)
-        if stated is None:
-            await self._refuse_unsupported(trimmed)
-        # A batch costs its size in texts, charged once when it is accepted.
-        await self._limiter.acquire(tenant, len(trimmed))
+        await self._limiter.acquire(tenant, len(trimmed) - (key is not None))
         now = self._clock()
         batch = Batch(
             id=new_id(),
@@ -150,14 +154,16 @@ class BatchUseCases:
             analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
         )
         request = self._pager.request(
-            f"batches|{tenant}|{where.status}|{where.analysis_type}",
+            ("batches", tenant, where.status, where.analysis_type),
             page_size_value=page_size_value,
             page_token=page_token,
             order_by=order_by,
         )
         async with self._uow() as uow:
             rows = await uow.batches.list_page(tenant, where, request)
-            total = await uow.batches.count(tenant, where)
+            total = request.total
+            if total is None:  # a first page: later pages carry this count in their token
+                total = await uow.batches.count(tenant, where, at_most=MAX_COUNTED_ROWS)
         return self._pager.page(request, rows, total)
 
     async def cancel(self, tenant: str, batch_id: str) -> Batch:

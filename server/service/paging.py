@@ -6,14 +6,20 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, Literal, Protocol, TypeVar
 
+from server.domain.characters import MAX_PAGE_TOKEN_CHARS, characters_violation
 from server.domain.errors import ErrorReason, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# total_size counts the matching rows once, for the first page, and stops at this many:
+# a count is paid by nobody's budget, so what one costs must not grow with a tenant's rows.
+MAX_COUNTED_ROWS = 100_000
 
 SortField = Literal["create_time", "update_time", "batch_item"]
 T = TypeVar("T", bound="_Sortable")
@@ -50,11 +56,12 @@ def parse_order_by(value: str, *, batch: bool = False) -> Order:
     ):
         descending = len(words) == 2 and words[1].lower() == "desc"
         return Order(field=words[0], descending=descending)  # type: ignore[arg-type]
+    # The value is quoted only when short: an error must not grow with what was sent.
+    quoted = repr(value) if len(value) <= 40 else "this order"
     also = ", or batch_item with batch_id" if not batch else " or batch_item"
     raise InvalidArgument.single(
         "order_by",
-        f"{value!r} is not supported; use create_time or update_time{also}, "
-        "optionally with ' desc'",
+        f"{quoted} is not supported; use create_time or update_time{also}, optionally with ' desc'",
         ErrorReason.ORDER_BY_INVALID,
     )
 
@@ -72,7 +79,7 @@ def page_size(value: int) -> int:
 class Cursor:
     """The sort key of the last row of a page: the next page starts after it."""
 
-    value: datetime | int
+    value: datetime | int  # an int is a batch_item
     id: str
 
 
@@ -85,12 +92,17 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """One page to fetch: ``limit`` rows after ``after`` in ``order``, within ``scope``."""
+    """One page to fetch: ``limit`` rows after ``after`` in ``order``, within ``scope``.
+
+    ``total`` is the count carried by the page token; None on a first page, whose rows
+    are counted (up to MAX_COUNTED_ROWS).
+    """
 
     limit: int
     order: Order
     after: Cursor | None
     scope: str
+    total: int | None = None
 
 
 class _Sortable(Protocol):
@@ -116,7 +128,8 @@ class PageTokens:
     """Encodes cursors as opaque tokens, authenticated and bound to a listing's scope.
 
     The scope names the caller's tenant, the filters and the order, so a token replayed
-    with other filters, by another tenant, or edited by hand is refused.
+    with other filters, by another tenant, or edited by hand is refused. A token also
+    carries the listing's total_size, counted once for its first page.
     """
 
     def __init__(self, key: bytes) -> None:
@@ -125,13 +138,18 @@ class PageTokens:
     def _mac(self, scope: str, payload: bytes) -> bytes:
         return hmac.new(self._key, scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
 
-    def encode(self, cursor: Cursor, scope: str) -> str:
+    def encode(self, cursor: Cursor, scope: str, total: int = 0) -> str:
         value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
-        payload = json.dumps([value, cursor.id], separators=(",", ":")).encode()
+        payload = json.dumps([value, cursor.id, total], separators=(",", ":")).encode()
         raw = self._mac(scope, payload) + payload
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    def decode(self, token: str, scope: str) -> Cursor:
+    def decode(self, token: str, scope: str) -> tuple[Cursor, int]:
+        """The cursor and total a token carries; InvalidArgument for anything else."""
+        if (bad := characters_violation(token, "page_token")) is not None:
+            raise InvalidArgument([bad])
+        if len(token) > MAX_PAGE_TOKEN_CHARS:
+            raise _invalid_token()
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except ValueError:
@@ -139,13 +157,30 @@ class PageTokens:
         mac, payload = raw[:16], raw[16:]
         if len(mac) != 16 or not hmac.compare_digest(mac, self._mac(scope, payload)):
             raise _invalid_token()
+        # Authentic, so issued by a server sharing the key; still checked field by field,
+        # so that nothing a token holds can reach a query unvalidated.
         try:
-            value, id_ = json.loads(payload)
-            if isinstance(value, int):  # a batch_item, signed by us like the rest
-                return Cursor(value, str(id_))
-            return Cursor(datetime.fromisoformat(value), str(id_))
-        except (ValueError, TypeError):
+            value, id_, total = json.loads(payload)
+            when: datetime | int
+            if type(value) is int:  # a batch_item, signed by us like the rest
+                if not 0 <= value < 2**31:
+                    raise ValueError(value)
+                when = value
+            else:
+                when = datetime.fromisoformat(value)
+                if when.tzinfo is None or not 1970 <= when.astimezone(UTC).year <= 9999:
+                    raise ValueError(value)
+            uuid.UUID(id_)
+            if type(total) is not int or not 0 <= total <= MAX_COUNTED_ROWS:
+                raise ValueError(total)
+        except (ValueError, TypeError, AttributeError, OverflowError):
             raise _invalid_token() from None
+        return Cursor(when, str(id_)), total
+
+
+def scope_of(*parts: object) -> str:
+    """A listing's scope, unambiguous whatever its parts hold (JSON, not a separator)."""
+    return json.dumps([str(part) for part in parts], separators=(",", ":"))
 
 
 class Pager:
@@ -156,7 +191,7 @@ class Pager:
 
     def request(
         self,
-        scope: str,
+        scope: Sequence[object],
         *,
         page_size_value: int,
         page_token: str,
@@ -165,9 +200,11 @@ class Pager:
     ) -> PageRequest:
         limit = page_size(page_size_value)
         order = parse_order_by(order_by, batch=batch)
-        scope = f"{scope}|{order}"
-        after = self._tokens.decode(page_token, scope) if page_token else None
-        return PageRequest(limit=limit, order=order, after=after, scope=scope)
+        bound = scope_of(*scope, order)
+        if not page_token:
+            return PageRequest(limit=limit, order=order, after=None, scope=bound)
+        after, total = self._tokens.decode(page_token, bound)
+        return PageRequest(limit=limit, order=order, after=after, scope=bound, total=total)
 
     def page(self, request: PageRequest, rows: list[T], total_size: int) -> Page[T]:
         """``rows`` were fetched with a limit one above the page's, to see if more follow."""
@@ -176,5 +213,5 @@ class Pager:
         if len(rows) > request.limit:
             last = items[-1]
             cursor = Cursor(getattr(last, request.order.field), last.id)
-            token = self._tokens.encode(cursor, request.scope)
+            token = self._tokens.encode(cursor, request.scope, total_size)
         return Page(items=items, next_page_token=token, total_size=total_size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -35,15 +35,16 @@ class AnalysisRepository(Protocol):
 
     async def get_by_request_id(self, tenant: str, request_id: str) -> Analysis | None: ...
 
-    async def delete(self, tenant: str, analysis_id: str) -> bool:
-        """True if a row was deleted."""
+    async def delete(self, tenant: str, analysis_id: str) -> Analysis | None:
+        """Deletes the analysis; returns it, or None if there was none."""
 
     async def list_page(
         self, tenant: str, where: AnalysisFilter, page: PageRequest
     ) -> list[Analysis]:
         """Up to ``page.limit + 1`` analyses after the page's cursor, in its order."""
 
-    async def count(self, tenant: str, where: AnalysisFilter) -> int: ...
+    async def count(self, tenant: str, where: AnalysisFilter, *, at_most: int) -> int:
+        """How many analyses match, counting no further than ``at_most``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,8 @@ class BatchRepository(Protocol):
         self, tenant: str, where: BatchFilter, page: PageRequest
     ) -> list[Batch]: ...
 
-    async def count(self, tenant: str, where: BatchFilter) -> int: ...
+    async def count(self, tenant: str, where: BatchFilter, *, at_most: int) -> int:
+        """How many batches match, counting no further than ``at_most``."""
 
     async def cancel(self, batch: Batch, now: datetime) -> None:
         """Marks the batch cancelled and its pending items never to be processed."""
@@ -140,6 +142,10 @@ class RateLimiter(Protocol):
     async def acquire(self, tenant: str, cost: int = 1) -> None:
         """Charges ``cost`` texts to the tenant's budget, or raises ResourceExhausted."""
 
+    def check_cost(self, tenant: str, cost: int) -> None:
+        """Raises ResourceExhausted, without a retry delay, if ``cost`` texts exceed the
+        whole budget (waiting cannot help); charges nothing."""
+
 
 class Metrics(Protocol):
     def analyses_stored(self, analyses: Sequence[Analysis]) -> None:
@@ -149,18 +155,49 @@ class Metrics(Protocol):
         """Counts result-cache hits and misses."""
 
 
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """Where one tenant's result for one text is cached, and the key that seals it.
+
+    Both are derived from a server secret, the tenant, the analyzer and the text (see
+    ``analyst.cache_key``): another tenant sending the same text looks elsewhere, and an
+    entry can be opened only by a caller who sends the text again.
+    """
+
+    id: str
+    secret: bytes = field(repr=False)
+    # The text it was derived from, which holds whatever an entry leaves out (sentence
+    # texts are its slices); held only while the caller's request is.
+    text: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResult:
+    """A result worth reusing, with the time its analysis took."""
+
+    analysis_type: AnalysisType
+    result: AnalysisResult
+    processing_time_ms: float
+
+
 class ResultCache(Protocol):
-    """Analysis results by cache key; a cache that fails answers with misses."""
+    """Sealed analysis results; a cache that fails answers with misses. Entries hold no
+    text in the clear: whatever came from a text is encrypted with the key's secret."""
 
-    async def get_many(self, keys: Sequence[str]) -> list[AnalysisResult | None]: ...
+    async def get_many(self, keys: Sequence[CacheKey]) -> list[CachedResult | None]: ...
 
-    async def put_many(self, items: Sequence[tuple[str, AnalysisResult]]) -> None: ...
+    async def put_many(self, items: Sequence[tuple[CacheKey, CachedResult]]) -> None: ...
+
+    async def delete_many(self, keys: Sequence[CacheKey]) -> None: ...
 
 
 class NoLimit:
     """A RateLimiter that admits everything (for tests of other behaviour)."""
 
     async def acquire(self, tenant: str, cost: int = 1) -> None:
+        return None
+
+    def check_cost(self, tenant: str, cost: int) -> None:
         return None
 
 

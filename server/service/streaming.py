@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+import structlog
+
 from server.domain.errors import (
     ErrorReason,
     FieldViolation,
@@ -20,7 +22,14 @@ from server.domain.validation import validate_analysis_request
 from server.service.analyst import Analyst, Job
 from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
+log = structlog.get_logger("textlens.streaming")
+
 MAX_ITEMS_PER_MESSAGE = 1_000
+# An item whose row the database refused (INTERNAL); its cause is in the server's log.
+NOT_STORED = TextLensError(
+    "this item could not be stored; quote the x-request-id trailer when reporting it",
+    reason=ErrorReason.INTERNAL,
+)
 # Messages analysed ahead of the one being answered. Small on purpose: when the client
 # stops reading, the server stops reading after this many, so memory stays bounded.
 PIPELINE_DEPTH = 2
@@ -130,21 +139,20 @@ class StreamUseCases:
 
     async def _admit(self, tenant: str, count: int) -> tuple[int, ResourceExhausted | None]:
         """How many of ``count`` texts the tenant's budget admits, in order, and the error
-        for the rest: all at once when they fit, else one by one until the budget says no."""
-        if count == 0:
-            return 0, None
-        try:
-            await self._limiter.acquire(tenant, count)
-        except ResourceExhausted:
-            pass
-        else:
-            return count, None
-        for admitted in range(count):
+        for the rest: all at once when they fit, else in halving steps, so that a message
+        over budget costs a few calls to the limiter (a Redis round trip each), not one
+        per item."""
+        admitted, step, refused = 0, count, None
+        while step > 0 and admitted < count:
             try:
-                await self._limiter.acquire(tenant, 1)
+                await self._limiter.acquire(tenant, step)
             except ResourceExhausted as error:
-                return admitted, error
-        return count, None
+                refused = error
+                step //= 2
+            else:
+                admitted += step
+                step = min(step, count - admitted)
+        return admitted, (refused if admitted < count else None)
 
     async def store(self, outcome: MessageOutcome) -> MessageOutcome:
         """Stores a message's analyses in one multi-row insert; if storage is down, each of
@@ -160,8 +168,33 @@ class StreamUseCases:
                 await uow.commit()
         except TextLensError as error:
             return [ItemOutcome(o.ref, error=o.error or error) for o in outcome]
+        except Exception:  # a row the database refused: logged once, then isolated
+            log.exception("stream insert failed: storing its rows one by one")
+            return await self._store_each(outcome)
         self._metrics.analyses_stored(analyses)
         return outcome
+
+    async def _store_each(self, outcome: list[ItemOutcome]) -> list[ItemOutcome]:
+        """Stores a message's analyses one per transaction, so that a row the database
+        refuses fails its item alone and the stream goes on."""
+        answered: list[ItemOutcome] = []
+        for index, item in enumerate(outcome):
+            if item.analysis is None:
+                answered.append(item)
+                continue
+            try:
+                async with self._uow() as uow:
+                    await uow.analyses.add(item.analysis)
+                    await uow.commit()
+            except TextLensError as error:
+                answered.append(ItemOutcome(item.ref, error=error))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("stream item not stored", item=index, error=type(exc).__name__)
+                answered.append(ItemOutcome(item.ref, error=NOT_STORED))
+            else:
+                self._metrics.analyses_stored([item.analysis])
+                answered.append(item)
+        return answered
 
     async def analyze_stream(
         self, tenant: str, messages: AsyncIterator[Sequence[StreamItem]]

@@ -101,12 +101,37 @@ class BatchWorker:
         # starting from the first pending item again would step over all of them.
         self._after = max((item.batch_id, item.item) for item in items)
         results = await self._analyze(items)
-        async with self._uow() as uow:
-            stored = await uow.batches.complete(self.owner, results, self._clock())
-            await uow.commit()
+        stored = await self._complete(results)
         self._metrics.analyses_stored(results)
         log.debug("batch chunk done", owner=self.owner, claimed=len(items), stored=stored)
         return len(items)
+
+    async def _complete(self, results: list[Analysis]) -> int:
+        """Stores a chunk's results; if the database refuses the chunk, stores them one
+        by one: a chunk mixes tenants' items, and one bad row must not hold back the
+        others. A row refused alone stays claimed and returns after its lease."""
+        try:
+            async with self._uow() as uow:
+                stored = await uow.batches.complete(self.owner, results, self._clock())
+                await uow.commit()
+            return stored
+        except Unavailable:
+            raise
+        except Exception:
+            if len(results) == 1:
+                raise
+            log.exception("batch chunk refused by the database: storing its items one by one")
+        stored = 0
+        for result in results:
+            try:
+                async with self._uow() as uow:
+                    stored += await uow.batches.complete(self.owner, [result], self._clock())
+                    await uow.commit()
+            except Unavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - that item alone waits for its lease
+                log.warning("batch item not stored", error=type(exc).__name__)
+        return stored
 
     async def _analyze(self, items: list[ClaimedItem]) -> list[Analysis]:
         # A chunk may mix batches of several tenants: each run belongs to one tenant.

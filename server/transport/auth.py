@@ -8,10 +8,11 @@ token "signed" with the public key, is refused.
 
 from __future__ import annotations
 
-import secrets
+import math
+import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from server.config import Settings
+from server.domain.characters import unstorable
 from server.domain.errors import ErrorReason, PermissionDenied, Unauthenticated
+from server.keys import ConfigurationError
 
 ALL_SCOPES = ("analyses:read", "analyses:write", "batches:read", "batches:write")
 
@@ -40,8 +43,16 @@ METHOD_SCOPES: Mapping[str, str] = {
 }
 PROTECTED_PREFIXES = ("/textlens.v1.",)
 
-# Tenants name rows and rate-limit keys: keep them short and printable.
-MAX_TENANT_CHARS = 256
+# Tenants name rows, cache keys, rate-limit keys and log fields: a short, printable name
+# with no separator of any of them (no "|", no spaces, no control characters).
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9._@:-]{1,128}")
+TENANT_RULE = "1 to 128 of A-Z a-z 0-9 . _ @ : -"
+MAX_SUBJECT_CHARS = 256
+
+DEFAULT_LEEWAY_SECONDS = 30.0
+DEFAULT_MAX_LIFETIME_SECONDS = 86_400
+
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +79,11 @@ class JwtKeys:
     signing_key: Any | None
     issuer: str | None = None
     audience: str | None = None
-    generated: bool = False  # a random per-process secret: no key was configured
+    # The development secret (``serve --dev``): no key was configured.
+    generated: bool = False
+    # Clock skew tolerated on exp, nbf and iat, and the longest life a token may have.
+    leeway_seconds: float = DEFAULT_LEEWAY_SECONDS
+    max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME_SECONDS
 
 
 def _algorithm_for(public_key: Any) -> str:
@@ -76,27 +91,58 @@ def _algorithm_for(public_key: Any) -> str:
         return "RS256"
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return "ES256"
-    raise ValueError("TEXTLENS_JWT_PUBLIC_KEY_FILE must hold an RSA or EC public key (PEM)")
+    raise ConfigurationError("TEXTLENS_JWT_PUBLIC_KEY_FILE must hold an RSA or EC public key")
 
 
-def load_keys(settings: Settings) -> JwtKeys:
-    """The configured keys, or a random HS256 secret for this process when none is set."""
+class NoSigningKey(ConfigurationError):
+    """Neither a key is configured nor a development secret given."""
+
+
+NO_KEY_MESSAGE = (
+    "no token key configured: set TEXTLENS_JWT_SECRET (or TEXTLENS_JWT_SECRET_FILE), or "
+    "TEXTLENS_JWT_PUBLIC_KEY_FILE; for local development run `textlens-server serve --dev`"
+)
+
+
+def load_keys(settings: Settings, dev_secret: str | None = None) -> JwtKeys:
+    """The configured keys; ``dev_secret`` only when none is configured (``serve --dev``)."""
     issuer, audience = settings.jwt_issuer, settings.jwt_audience
-    if settings.jwt_public_key_file is not None:
-        public_key = serialization.load_pem_public_key(
-            Path(settings.jwt_public_key_file).read_bytes()
+    if settings.jwt_require_issuer and not issuer:
+        raise ConfigurationError(
+            "TEXTLENS_JWT_REQUIRE_ISSUER is set, but TEXTLENS_JWT_ISSUER is not"
         )
+    if settings.jwt_require_audience and not audience:
+        raise ConfigurationError(
+            "TEXTLENS_JWT_REQUIRE_AUDIENCE is set, but TEXTLENS_JWT_AUDIENCE is not"
+        )
+    policy: dict[str, Any] = {
+        "issuer": issuer,
+        "audience": audience,
+        "leeway_seconds": settings.jwt_leeway_seconds,
+        "max_lifetime_seconds": settings.jwt_max_lifetime_seconds,
+    }
+    if settings.jwt_public_key_file is not None:
+        path = Path(settings.jwt_public_key_file)
+        try:
+            public_key = serialization.load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError):
+            raise ConfigurationError(
+                f"TEXTLENS_JWT_PUBLIC_KEY_FILE: {path} does not hold a PEM public key"
+            ) from None
         algorithm = settings.jwt_algorithm or _algorithm_for(public_key)
         if algorithm == "HS256":
-            raise ValueError("TEXTLENS_JWT_ALGORITHM=HS256 needs TEXTLENS_JWT_SECRET, not a key")
-        return JwtKeys(algorithm, public_key, None, issuer, audience)
+            raise ConfigurationError(
+                "TEXTLENS_JWT_ALGORITHM=HS256 needs TEXTLENS_JWT_SECRET, not a key"
+            )
+        return JwtKeys(algorithm, public_key, None, **policy)
     if settings.jwt_algorithm not in (None, "HS256"):
-        raise ValueError(f"{settings.jwt_algorithm} needs TEXTLENS_JWT_PUBLIC_KEY_FILE")
+        raise ConfigurationError(f"{settings.jwt_algorithm} needs TEXTLENS_JWT_PUBLIC_KEY_FILE")
     if settings.jwt_secret is not None:
         secret = settings.jwt_secret.get_secret_value()
-        return JwtKeys("HS256", secret, secret, issuer, audience)
-    secret = secrets.token_urlsafe(32)
-    return JwtKeys("HS256", secret, secret, issuer, audience, generated=True)
+        return JwtKeys("HS256", secret, secret, **policy)
+    if dev_secret is None:
+        raise NoSigningKey(NO_KEY_MESSAGE)
+    return JwtKeys("HS256", dev_secret, dev_secret, generated=True, **policy)
 
 
 # Verified tokens remembered, so that a client reusing its token (as clients do) pays for
@@ -105,9 +151,24 @@ VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenVerifier:
-    def __init__(self, keys: JwtKeys, *, cache_size: int = VERIFIED_CACHE_SIZE) -> None:
+    """Verifies bearer tokens against the configured keys and policy, remembering good ones.
+
+    Times (exp, nbf, iat, the lifetime) are checked here against ``clock``, not by PyJWT,
+    so that a remembered token and a fresh one are judged by the same rules and tests
+    can move time instead of waiting.
+    """
+
+    def __init__(
+        self,
+        keys: JwtKeys,
+        *,
+        cache_size: int = VERIFIED_CACHE_SIZE,
+        clock: Clock = time.time,
+    ) -> None:
         self._keys = keys
         self._cache_size = cache_size
+        self._clock = clock
+        # token -> (principal, the time after which it is refused as expired)
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def verify(self, authorization: str | None) -> Principal:
@@ -124,27 +185,65 @@ class TokenVerifier:
                 reason=ErrorReason.TOKEN_MALFORMED,
             )
         token = token.strip()
+        now = self._clock()
         cached = self._verified.get(token)
         if cached is not None:
             principal, expires = cached
-            if time.time() < expires:
+            if now < expires:
                 self._verified.move_to_end(token)
                 return principal
-            del self._verified[token]  # decoding it again raises TOKEN_EXPIRED
+            del self._verified[token]  # checked again below: refused as expired
         claims = self._decode(token)
+        expires = self._check_times(claims, now)
         principal = self._principal(claims)
-        self._verified[token] = (principal, float(claims["exp"]))
+        self._verified[token] = (principal, expires)
         if len(self._verified) > self._cache_size:
             self._verified.popitem(last=False)
         return principal
 
+    def _check_times(self, claims: Mapping[str, Any], now: float) -> float:
+        """Checks exp, nbf, iat and the token's lifetime; returns when it stops being
+        accepted (exp plus the leeway)."""
+        keys = self._keys
+        leeway = keys.leeway_seconds
+        exp = _numeric(claims, "exp")
+        nbf = _numeric(claims, "nbf")
+        iat = _numeric(claims, "iat")
+        assert exp is not None  # required by _decode
+        if exp + leeway <= now:
+            raise Unauthenticated("the token has expired", reason=ErrorReason.TOKEN_EXPIRED)
+        if nbf is not None and nbf > now + leeway:
+            raise _claims_invalid("the token is not valid yet (its 'nbf' is in the future)")
+        if iat is not None and iat > now + leeway:
+            raise _claims_invalid("the token was issued in the future (its 'iat')")
+        lifetime = exp - (iat if iat is not None else now)
+        if lifetime > keys.max_lifetime_seconds:
+            raise _claims_invalid(
+                f"the token lives longer than this server accepts "
+                f"({keys.max_lifetime_seconds} s from its 'iat', or from now without one)"
+            )
+        return exp + leeway
+
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
         subject = claims.get("sub")
-        tenant = claims.get("tenant") or subject
-        if not isinstance(subject, str) or not subject:
-            raise _claims_invalid("the token has no subject ('sub')")
-        if not isinstance(tenant, str) or len(tenant) > MAX_TENANT_CHARS:
-            raise _claims_invalid("the token's tenant is not a string of at most 256 characters")
+        if (
+            not isinstance(subject, str)
+            or not subject
+            or len(subject) > MAX_SUBJECT_CHARS
+            or unstorable(subject) is not None
+        ):
+            raise _claims_invalid(
+                f"the token's subject ('sub') must be 1 to {MAX_SUBJECT_CHARS} characters"
+            )
+        tenant_claim = claims.get("tenant")
+        tenant = tenant_claim if tenant_claim is not None else subject
+        if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+            source = "'tenant' claim" if tenant_claim is not None else "subject, used as tenant,"
+            raise Unauthenticated(
+                f"the token's {source} must be {TENANT_RULE}",
+                reason=ErrorReason.TOKEN_CLAIMS_INVALID,
+                metadata={"claim": "tenant" if tenant_claim is not None else "sub"},
+            )
         scope = claims.get("scope", "")
         if not isinstance(scope, str):
             raise _claims_invalid("the token's 'scope' claim must be a space-separated string")
@@ -159,12 +258,15 @@ class TokenVerifier:
                 algorithms=[keys.algorithm],
                 issuer=keys.issuer,
                 audience=keys.audience,
-                options={"require": ["exp", "sub"], "verify_aud": keys.audience is not None},
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_aud": keys.audience is not None,
+                    # Judged by _check_times, against this verifier's clock.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated(
-                "the token has expired", reason=ErrorReason.TOKEN_EXPIRED
-            ) from None
         except jwt.MissingRequiredClaimError as exc:
             reason = ErrorReason.TOKEN_EXPIRED if exc.claim == "exp" else None
             raise Unauthenticated(
@@ -173,17 +275,30 @@ class TokenVerifier:
             ) from None
         except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError):
             raise Unauthenticated(
-                f"the token's signature is not valid for {keys.algorithm}",
+                f"the token's {keys.algorithm} signature does not match this server's key: "
+                "it was signed with another key (was the server restarted with a new "
+                "secret, or is the token from another deployment?)",
                 reason=ErrorReason.TOKEN_SIGNATURE_INVALID,
             ) from None
-        except (jwt.InvalidIssuerError, jwt.InvalidAudienceError, jwt.ImmatureSignatureError):
-            raise _claims_invalid(
-                "the token's issuer, audience or start time is not accepted"
-            ) from None
+        except (jwt.InvalidIssuerError, jwt.InvalidAudienceError):
+            raise _claims_invalid("the token's issuer or audience is not accepted") from None
         except jwt.InvalidTokenError:
             raise Unauthenticated(
                 "the token is not a well-formed JWT", reason=ErrorReason.TOKEN_MALFORMED
             ) from None
+
+
+def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
+    """A NumericDate claim (RFC 7519: seconds, possibly fractional), or None if absent."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Unauthenticated(
+            f"the token's {name!r} claim is not a number of seconds",
+            reason=ErrorReason.TOKEN_MALFORMED,
+        )
+    return float(value)
 
 
 def _claims_invalid(message: str) -> Unauthenticated:
@@ -219,14 +334,14 @@ def issue_token(
     return jwt.encode(claims, key, algorithm=keys.algorithm)
 
 
-def token_banner(secret: str, host: str, port: int) -> str:
-    """What a keyless run prints: a ready-to-use token for this run's random secret."""
-    token = issue_token(
-        JwtKeys("HS256", secret, secret), subject="local", scopes=ALL_SCOPES, ttl_seconds=86400
-    )
+def token_banner(keys: JwtKeys, host: str, port: int, secret_file: Path | None = None) -> str:
+    """What ``serve --dev`` prints: a ready-to-use token signed with the development secret."""
+    ttl = min(86_400, keys.max_lifetime_seconds)
+    token = issue_token(keys, subject="local", scopes=ALL_SCOPES, ttl_seconds=ttl)
+    where = f" kept in {secret_file}" if secret_file is not None else ""
     return (
-        "No TEXTLENS_JWT_SECRET or TEXTLENS_JWT_PUBLIC_KEY_FILE is set, so this run signs "
-        "tokens with a random secret. A token with every scope, valid 24 h:\n"
+        f"Development mode: tokens are signed with a local secret{where} (no "
+        f"TEXTLENS_JWT_SECRET is set). A token with every scope, valid {ttl // 3600} h:\n"
         f"  export TEXTLENS_TOKEN={token}\n"
         f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" {host}:{port} list'
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
+from google.rpc import status_pb2
 
 from server.domain.analyzers.base import (
     AnalysisResult,
@@ -177,12 +178,22 @@ def stream_items(request: analysis_service_pb2.AnalyzeStreamRequest) -> list[Str
 def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:
     if isinstance(outcome, TextLensError):
         return analysis_service_pb2.AnalyzeStreamResponse(error=to_status_proto(outcome))
+    # Items refused for one reason share one error object (every item over the rate
+    # limit): its status is built once, so refused items cost next to nothing.
+    statuses: dict[int, status_pb2.Status] = {}
+
+    def status(error: TextLensError) -> status_pb2.Status:
+        built = statuses.get(id(error))
+        if built is None:
+            built = statuses[id(error)] = to_status_proto(error)
+        return built
+
     return analysis_service_pb2.AnalyzeStreamResponse(
         results=[
             analysis_service_pb2.AnalyzeStreamResult(
                 ref=item.ref,
                 analysis=analysis(item.analysis) if item.analysis is not None else None,
-                error=to_status_proto(item.error) if item.error is not None else None,
+                error=status(item.error) if item.error is not None else None,
             )
             for item in outcome
         ]

@@ -22,4 +22,8 @@ class CallState:
     trace_id: str | None = None
 
 
+class PeerGone(Exception):
+    """The client cancelled or disconnected while a response was being sent."""
+
+
 current_call: contextvars.ContextVar[CallState] = contextvars.ContextVar("textlens_call")

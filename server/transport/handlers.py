@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 
 from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
 from server.service.concurrency import run_to_completion
-from server.transport.context import current_call
+from server.transport.context import PeerGone, current_call
 
 ScopeFactory = Callable[[grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
 
@@ -88,7 +88,12 @@ async def _write_all(result: Any, context: Any) -> None:
         return
     try:
         async for response in result:
-            await context.write(response)
+            try:
+                await context.write(response)
+            except grpc.aio.InternalError as exc:
+                # The transport refuses the send: the peer has gone (a cancelled call, a
+                # closed connection) before grpc cancelled this task.
+                raise PeerGone from exc
             _count(sent=1)
     finally:
         await result.aclose()

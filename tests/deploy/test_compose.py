@@ -23,8 +23,6 @@ HEALTH_NAMES = {"", *TEXTLENS_SERVICES}
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 SECRET_WORDS = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL|DATABASE_URL", re.I)
-SECRET_FILE_SETTINGS = {"jwt_secret_file", "database_url_file"}
-SERVER_READS_SECRET_FILES = set(Settings.model_fields) >= SECRET_FILE_SETTINGS
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
@@ -153,7 +151,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-@pytest.mark.skipif(not SERVER_READS_SECRET_FILES, reason="the server reads no secret files yet")
 def test_the_server_accepts_the_compose_settings_and_secret_files(
     compose: dict[str, Any],
     services: dict[str, dict[str, Any]],
@@ -184,9 +181,6 @@ def test_every_textlens_variable_names_a_real_setting(
         for key in _environment(service)
         if key.startswith("TEXTLENS_") and key.removeprefix("TEXTLENS_").lower() not in fields
     }
-    pending = {f"TEXTLENS_{name.upper()}" for name in SECRET_FILE_SETTINGS}
-    if unknown and unknown <= pending and not SERVER_READS_SECRET_FILES:
-        pytest.skip(f"the server does not read {sorted(unknown)} yet")
     assert unknown == set()
 
 

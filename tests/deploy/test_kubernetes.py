@@ -38,10 +38,8 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 OLDEST_KUBERNETES = Version("1.29")
 # Resources of the Prometheus Operator: kubernetes-validate has no schema for them.
 OPERATOR_GROUP = "monitoring.coreos.com/"
-# Settings that name a secret's file. Until the server reads them, the checks that need
-# it skip (and name them), rather than fail or pass untested.
+# Settings that name a secret's file: the pods get their secrets only as files.
 SECRET_FILE_SETTINGS = {"jwt_secret_file", "database_url_file"}
-SERVER_READS_SECRET_FILES = set(Settings.model_fields) >= SECRET_FILE_SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -356,9 +354,6 @@ def test_every_textlens_variable_names_a_real_setting(everything: list[Resource]
     fields = set(Settings.model_fields)
     data = one(everything, "ConfigMap")["data"]
     unknown = {k for k in data if k.removeprefix("TEXTLENS_").lower() not in fields}
-    pending = {f"TEXTLENS_{name.upper()}" for name in SECRET_FILE_SETTINGS}
-    if unknown and unknown <= pending and not SERVER_READS_SECRET_FILES:
-        pytest.skip(f"the server does not read {sorted(unknown)} yet")
     assert unknown == set()
 
 
@@ -370,7 +365,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-@pytest.mark.skipif(not SERVER_READS_SECRET_FILES, reason="the server reads no secret files yet")
 def test_the_server_accepts_the_deployed_settings_and_reads_the_mounted_secrets(
     resources: list[Resource],
     deployment: Resource,

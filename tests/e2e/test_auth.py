@@ -170,7 +170,8 @@ CASES = {
         (("authorization", "Bearer not.a.jwt"),), grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MALFORMED"
     ),
     "expired": Case(
-        (("authorization", f"Bearer {token(exp=int(time.time()) - 5)}"),),
+        # Expired beyond the 30 s clock leeway.
+        (("authorization", f"Bearer {token(exp=int(time.time()) - 120)}"),),
         grpc.StatusCode.UNAUTHENTICATED,
         "TOKEN_EXPIRED",
     ),
@@ -389,6 +390,7 @@ async def test_public_key_tokens_verify_and_hs256_tokens_signed_with_the_public_
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
             jwt_secret=None,
             jwt_public_key_file=tmp_path / "public.pem",
+            page_token_secret="page-tokens-of-a-public-key-deployment-7Hq2",
             batch_workers=0,
         )
     )

@@ -177,11 +177,35 @@ async def test_the_default_configuration_accepts_the_largest_batch_it_allows(
         await application.stop(0)
 
 
-async def test_an_idempotent_retry_costs_nothing(app: Application) -> None:
+async def test_a_replay_is_charged_one_unit_before_its_request_id_is_looked_up(
+    app: Application,
+) -> None:
     async with authed_channel(app.port, make_token("retrier")) as channel:
         stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
         request = analysis_service_pb2.CreateAnalysisRequest(
             text="Once.", analysis_type=SENTIMENT, request_id="only-once"
         )
-        for _ in range(10):
+        first = await stub.CreateAnalysis(request)
+        for _ in range(4):
+            assert (await stub.CreateAnalysis(request)).id == first.id
+        # Storage lookups are never free: past the budget, a replay waits like a create.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateAnalysis(request)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        listing = await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
+        assert listing.total_size == 1
+
+
+async def test_a_batch_replay_costs_one_unit_not_its_size(app: Application) -> None:
+    async with authed_channel(app.port, make_token("batch-retrier")) as channel:
+        batches = batch_service_pb2_grpc.BatchServiceStub(channel)
+        request = batch_service_pb2.CreateBatchRequest(
+            texts=["a", "b", "c"], analysis_type=SENTIMENT, request_id="batch-once"
+        )
+        first = await batches.CreateBatch(request)
+        again = await batches.CreateBatch(request)  # 3 + 1 of 5 units
+        assert again.id == first.id
+        await batches.CreateBatch(request)  # the fifth unit
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await batches.CreateBatch(request)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

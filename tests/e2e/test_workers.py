@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -70,3 +72,37 @@ async def test_two_processes_share_the_port_and_the_metrics(tmp_path: Path) -> N
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
     )
+
+
+async def test_server_processes_orphaned_while_starting_stop_once_started(
+    tmp_path: Path,
+) -> None:
+    env = ServerProcess(
+        {
+            "TEXTLENS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            "TEXTLENS_WORKERS": "2",
+        },
+        cwd=tmp_path,
+    ).env
+    supervisor = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+        [sys.executable, "-m", "server", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    orphans: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(orphans) < 2:
+            assert time.monotonic() < deadline, "the server processes were not started"
+            await asyncio.sleep(0.05)
+            orphans = psutil.Process(supervisor.pid).children()
+        supervisor.kill()  # the parent dies while its children are still loading
+        supervisor.wait(10)
+        _, alive = await asyncio.to_thread(psutil.wait_procs, orphans, timeout=90)
+        assert alive == [], "a server process outlived its parent"
+    finally:
+        for orphan in orphans:
+            if orphan.is_running():
+                orphan.kill()

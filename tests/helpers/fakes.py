@@ -40,11 +40,11 @@ class FakeAnalysisRepository:
             None,
         )
 
-    async def delete(self, tenant: str, analysis_id: str) -> bool:
-        if await self.get(tenant, analysis_id) is None:
-            return False
-        del self.rows[analysis_id]
-        return True
+    async def delete(self, tenant: str, analysis_id: str) -> Analysis | None:
+        found = await self.get(tenant, analysis_id)
+        if found is not None:
+            del self.rows[analysis_id]
+        return found
 
     def _matching(self, tenant: str, where: AnalysisFilter) -> list[Analysis]:
         return [
@@ -75,8 +75,8 @@ class FakeAnalysisRepository:
             ]
         return rows[: page.limit + 1]
 
-    async def count(self, tenant: str, where: AnalysisFilter) -> int:
-        return len(self._matching(tenant, where))
+    async def count(self, tenant: str, where: AnalysisFilter, *, at_most: int) -> int:
+        return min(at_most, len(self._matching(tenant, where)))
 
 
 class FakeUnitOfWork:
@@ -169,3 +169,26 @@ class FakeLanguageDetector:
             if text.startswith(f"{code}:"):
                 return Language(code, 0.99)
         return Language("en", 0.9)
+
+
+class LeakyFailingSentimentAnalyzer:
+    """The real sentiment analyzer, except that on texts containing "boom" it fails the way
+    careless code does: the exception's message quotes the text, and so do its locals.
+
+    Configured through Settings.analyzers ("helpers.fakes:LeakyFailingSentimentAnalyzer")
+    to check that no log line repeats what a failure carries.
+    """
+
+    analysis_type = AnalysisType.SENTIMENT
+
+    def __init__(self) -> None:
+        from server.domain.analyzers import SentimentAnalyzer  # noqa: PLC0415
+
+        self._real = SentimentAnalyzer()
+        self.info = self._real.info
+
+    def analyze(self, text: str) -> AnalysisResult:
+        if "boom" in text:
+            sentences = text.split(".")  # a local holding the text, as real code has
+            raise ValueError(f"cannot score {text!r} ({len(sentences)} sentences)")
+        return self._real.analyze(text)

@@ -52,7 +52,8 @@ class ServerProcess:
         assert self._proc is not None
         return self._proc.pid
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    # Two server processes loading their analyzers on two loaded cores can take 30 s.
+    def start(self, timeout: float = 90.0) -> ServerProcess:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "server", *self.args],
             env=self.env,

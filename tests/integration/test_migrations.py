@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from helpers.auth import server_settings
+from helpers.auth import TEST_SECRET, server_settings
 from helpers.databases import database_url, temporary_database
 
 from server.adapters.db import migrate
@@ -51,6 +51,7 @@ def run_cli(
         env={
             **os.environ,
             "TEXTLENS_DATABASE_URL": url,
+            "TEXTLENS_JWT_SECRET": TEST_SECRET,
             "TEXTLENS_LOG_FORMAT": "json",
             **(env or {}),
         },

@@ -1,12 +1,19 @@
-"""The analyst reuses cached results for the same text, type and analyzer version."""
+"""The analyst reuses one tenant's cached results, never another's, and the cache holds no text."""
 
 from __future__ import annotations
+
+import pickle
 
 from helpers.fakes import FakeQualityAnalyzer
 
 from server.adapters.cache import LruResultCache
+from server.domain.analyzers import QualityAnalyzer, SentimentAnalyzer
 from server.domain.model import AnalysisStatus, AnalysisType
 from server.service.analyst import Analyst, Job, cache_key
+from server.service.ports import CachedResult, CacheKey
+
+SECRET = b"k" * 32
+SECRET_TEXT = "Zanzibar merger closes Friday. Zanzibar zanzibar zanzibar is CONFIDENTIAL!!!!"
 
 
 class CountingMetrics:
@@ -22,40 +29,110 @@ class CountingMetrics:
         self.misses += misses
 
 
-async def test_a_repeated_text_is_analysed_once_and_stored_as_its_own_analysis() -> None:
+def analyst_with(analyzer: FakeQualityAnalyzer, metrics: CountingMetrics | None = None) -> Analyst:
+    return Analyst(
+        {AnalysisType.QUALITY: analyzer},
+        cache=LruResultCache(),
+        cache_secret=SECRET,
+        metrics=metrics,
+    )
+
+
+async def test_a_tenant_repeating_a_text_gets_its_cached_result_as_a_new_analysis() -> None:
     analyzer = FakeQualityAnalyzer()
     metrics = CountingMetrics()
-    analyst = Analyst({AnalysisType.QUALITY: analyzer}, cache=LruResultCache(), metrics=metrics)
-    first = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)])
-    again = await analyst.run("globex", [Job("same words", AnalysisType.QUALITY)] * 3)
+    analyst = analyst_with(analyzer, metrics)
+    (first,) = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)])
+    again = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)] * 3)
     assert analyzer.calls == ["same words"]
-    assert len({a.id for a in [*first, *again]}) == 4
-    assert {a.tenant for a in again} == {"globex"}
-    assert all(a.result == first[0].result for a in again)
+    assert len({a.id for a in [first, *again]}) == 4
+    assert all(a.result == first.result for a in again)
     assert (metrics.hits, metrics.misses) == (3, 1)
+
+
+async def test_a_cached_result_reports_the_time_its_analysis_took_not_zero() -> None:
+    analyst = analyst_with(FakeQualityAnalyzer())
+    (first,) = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)])
+    (hit,) = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)])
+    assert first.processing_time_ms > 0
+    assert hit.processing_time_ms == first.processing_time_ms
+
+
+async def test_another_tenant_sending_the_same_text_never_gets_a_cached_result() -> None:
+    analyzer = FakeQualityAnalyzer()
+    metrics = CountingMetrics()
+    analyst = analyst_with(analyzer, metrics)
+    (mine,) = await analyst.run("acme", [Job("a confidential text", AnalysisType.QUALITY)])
+    (theirs,) = await analyst.run("globex", [Job("a confidential text", AnalysisType.QUALITY)])
+    # The second tenant's text was analysed afresh: the same work, hence the same timing,
+    # as for any text never seen before.
+    assert analyzer.calls == ["a confidential text"] * 2
+    assert (metrics.hits, metrics.misses) == (0, 2)
+    assert theirs.tenant == "globex" and theirs.result == mine.result
+
+
+async def test_a_forgotten_text_is_analysed_again() -> None:
+    analyzer = FakeQualityAnalyzer()
+    analyst = analyst_with(analyzer)
+    await analyst.run("acme", [Job("delete me", AnalysisType.QUALITY)])
+    await analyst.forget("globex", AnalysisType.QUALITY, "delete me")  # not theirs to drop
+    await analyst.run("acme", [Job("delete me", AnalysisType.QUALITY)])
+    await analyst.forget("acme", AnalysisType.QUALITY, "delete me")
+    await analyst.run("acme", [Job("delete me", AnalysisType.QUALITY)])
+    assert analyzer.calls == ["delete me", "delete me"]
 
 
 async def test_failures_are_not_cached() -> None:
     analyzer = FakeQualityAnalyzer()
-    analyst = Analyst({AnalysisType.QUALITY: analyzer}, cache=LruResultCache())
+    analyst = analyst_with(analyzer)
     for _ in range(2):
         (failed,) = await analyst.run("acme", [Job("boom", AnalysisType.QUALITY)])
         assert failed.status is AnalysisStatus.FAILED
     assert analyzer.calls == ["boom", "boom"]
 
 
-def test_the_key_names_type_analyzer_version_and_text_digest() -> None:
+def test_the_key_depends_on_secret_tenant_analyzer_and_text_and_shows_none_of_them() -> None:
     analyzer = FakeQualityAnalyzer()
-    key = cache_key(analyzer, "some text")  # type: ignore[arg-type]
-    assert key.startswith("2:fake-quality:0:")
-    assert cache_key(analyzer, "other text") != key  # type: ignore[arg-type]
+    key = cache_key(SECRET, "acme", analyzer, "some text")  # type: ignore[arg-type]
+    others = [
+        cache_key(SECRET, "globex", analyzer, "some text"),  # type: ignore[arg-type]
+        cache_key(SECRET, "acme", analyzer, "other text"),  # type: ignore[arg-type]
+        cache_key(b"another secret" * 3, "acme", analyzer, "some text"),  # type: ignore[arg-type]
+    ]
+    assert len({key.id, *(k.id for k in others)}) == 4
+    assert len({key.secret, *(k.secret for k in others)}) == 4
+    assert key.secret.hex() not in key.id
+    assert "acme" not in key.id and "some" not in key.id
+    assert key.secret.hex() not in repr(key)
+
+
+async def test_cache_entries_hold_no_text_and_open_only_with_their_key() -> None:
+    cache = LruResultCache()
+    results = [
+        (AnalysisType.SENTIMENT, SentimentAnalyzer().analyze(SECRET_TEXT)),
+        (AnalysisType.QUALITY, QualityAnalyzer().analyze(SECRET_TEXT)),
+    ]
+    # The quality result quotes the repeated word; the sentiment one holds its sentences.
+    assert any("zanzibar" in repr(result).lower() for _, result in results)
+    keys = [cache_key(SECRET, "acme", SentimentAnalyzer(), SECRET_TEXT + str(i)) for i in (0, 1)]
+    entries = [CachedResult(kind, result, 1.5) for kind, result in results]
+    await cache.put_many(list(zip(keys, entries, strict=True)))
+
+    held = pickle.dumps(cache._entries) + repr(cache._entries).encode()
+    for word in ("Zanzibar", "zanzibar", "merger", "CONFIDENTIAL"):
+        assert word.encode() not in held
+    assert await cache.get_many(keys) == entries
+    # The quality entry's quoted words are sealed: its name without the key opens nothing.
+    wrong_key = CacheKey(keys[1].id, b"x" * 32)
+    assert await cache.get_many([wrong_key]) == [None]
 
 
 async def test_the_lru_forgets_the_least_recently_used() -> None:
     cache = LruResultCache(max_entries=2)
     analyzer = FakeQualityAnalyzer()
-    result = analyzer.analyze("x")
-    await cache.put_many([("a", result), ("b", result)])
-    await cache.get_many(["a"])
-    await cache.put_many([("c", result)])
-    assert [r is not None for r in await cache.get_many(["a", "b", "c"])] == [True, False, True]
+    entry = CachedResult(AnalysisType.QUALITY, analyzer.analyze("x"), 1.0)
+    a, b, c = (cache_key(SECRET, "t", analyzer, name) for name in "abc")  # type: ignore[arg-type]
+    await cache.put_many([(a, entry), (b, entry)])
+    await cache.get_many([a])
+    await cache.put_many([(c, entry)])
+    assert [r is not None for r in await cache.get_many([a, b, c])] == [True, False, True]

@@ -190,5 +190,6 @@ async def test_a_batch_stating_its_language_is_not_detected_and_keeps_the_langua
     assert detector.calls == []
     assert batch.language_code == "en"
     assert stored_batches.added[0][0].language_code == "en"
+    # The same request id with another stated language is another request.
     with pytest.raises(AlreadyExists):
-        await batches.create("acme", ["es: uno", "dos"], QUALITY, "key")
+        await batches.create("acme", ["es: uno", "dos"], QUALITY, "key", language_code="en-GB")

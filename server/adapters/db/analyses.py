@@ -10,14 +10,13 @@ from sqlalchemy import (
     Row,
     Table,
     delete,
-    func,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translated
-from server.adapters.db.queries import keyset_page, parse_uuid
+from server.adapters.db.queries import bounded_count, keyset_page, parse_uuid
 from server.adapters.db.tables import AnalysisRow
 from server.domain.analyzers.base import result_from_dict
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType
@@ -93,12 +92,15 @@ class SqlAnalysisRepository:
         return from_row(row) if row is not None else None
 
     @translated
-    async def delete(self, tenant: str, analysis_id: str) -> bool:
+    async def delete(self, tenant: str, analysis_id: str) -> Analysis | None:
         key = parse_uuid(analysis_id)
         if key is None:
-            return False
-        result = await self._connection.execute(delete(T).where(C.id == key, C.tenant == tenant))
-        return bool(result.rowcount)
+            return None
+        result = await self._connection.execute(
+            delete(T).where(C.id == key, C.tenant == tenant).returning(*C)
+        )
+        row = result.first()
+        return from_row(row) if row is not None else None
 
     @translated
     async def list_page(
@@ -108,8 +110,8 @@ class SqlAnalysisRepository:
         return [from_row(row) for row in result]
 
     @translated
-    async def count(self, tenant: str, where: AnalysisFilter) -> int:
+    async def count(self, tenant: str, where: AnalysisFilter, *, at_most: int) -> int:
         result = await self._connection.execute(
-            select(func.count()).select_from(T).where(*_conditions(tenant, where))
+            bounded_count(T, _conditions(tenant, where), at_most)
         )
         return int(result.scalar_one())

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translated
-from server.adapters.db.queries import keyset_page, parse_uuid
+from server.adapters.db.queries import bounded_count, keyset_page, parse_uuid
 from server.adapters.db.tables import AnalysisRow, BatchItemRow, BatchRow, ItemState
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
 from server.service.paging import PageRequest
@@ -165,9 +165,9 @@ class SqlBatchRepository:
         return [from_row(row) for row in result]
 
     @translated
-    async def count(self, tenant: str, where: BatchFilter) -> int:
+    async def count(self, tenant: str, where: BatchFilter, *, at_most: int) -> int:
         result = await self._connection.execute(
-            select(func.count()).select_from(B).where(*_conditions(tenant, where))
+            bounded_count(B, _conditions(tenant, where), at_most)
         )
         return int(result.scalar_one())
 

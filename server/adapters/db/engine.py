@@ -37,6 +37,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return _sqlite_engine(parsed)
     return create_async_engine(
         parsed,
+        # Statement parameters are texts: kept out of exception messages (and so logs).
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=POOL_TIMEOUT_SECONDS,
@@ -48,7 +50,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

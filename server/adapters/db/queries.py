@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, Uuid, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, Uuid, func, literal, select, tuple_
 
 from server.adapters.db.tables import UTCDateTime
 from server.service.paging import PageRequest
@@ -46,3 +46,11 @@ def keyset_page(
         where.append(key < bound if page.order.descending else key > bound)
     ordering = (sort.desc(), key_id.desc()) if page.order.descending else (sort, key_id)
     return select(table).where(*where).order_by(*ordering).limit(page.limit + 1)
+
+
+def bounded_count(
+    table: Table, conditions: Sequence[ColumnElement[bool]], at_most: int
+) -> Select[Any]:
+    """COUNT of the matching rows, reading no more than ``at_most`` of them."""
+    matching = select(literal(1)).select_from(table).where(*conditions).limit(at_most)
+    return select(func.count()).select_from(matching.subquery())

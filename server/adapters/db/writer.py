@@ -4,18 +4,26 @@ A create waits for its row to be durable before it is answered, but it does not 
 transaction of its own. While one flush is in progress, new rows queue up; the next flush
 takes all of them in one multi-row insert. At low load a row is flushed at once (no
 timer, no added latency); under load, rows per transaction grow with the load.
+
+Rows of many callers, of any tenant, share a statement, so one row that the database
+refuses must not fail the others: a group that fails for any reason but an unavailable
+database is written again row by row, and only the row that fails again fails its caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translate
+from server.domain.errors import Unavailable
 from server.domain.model import Analysis
 from server.service.ports import DuplicateRequestId
+
+log = structlog.get_logger("textlens.db")
 
 MAX_ROWS_PER_FLUSH = 500
 MAX_CONCURRENT_FLUSHES = 2
@@ -54,6 +62,9 @@ class GroupCommitWriter:
 
     async def _drain(self) -> None:
         # Runs until the queue is empty; rows queued meanwhile ride along in the next group.
+        # The group belongs to no single caller: what it logs is not filed under the one
+        # that started it (its statements still trace as that caller's children).
+        structlog.contextvars.clear_contextvars()
         while self._queue:
             group, self._queue = self._queue[: self._max_rows], self._queue[self._max_rows :]
             await self._write(group)
@@ -67,8 +78,17 @@ class GroupCommitWriter:
                     connection, [a for a, _ in group], conflict="request", returning=("id",)
                 )
                 inserted = {str(row.id) for row in rows}
-        except Exception as exc:  # noqa: BLE001 - handed to every caller of the group
+        except Exception as exc:  # noqa: BLE001 - handed to the callers it concerns
             error = translate(exc) or exc
+            if len(group) > 1 and not isinstance(error, Unavailable):
+                log.warning(
+                    "group insert failed: writing its rows one by one",
+                    rows=len(group),
+                    error=type(exc).__name__,
+                )
+                for item in group:
+                    await self._write([item])
+                return
             for _, done in group:
                 if not done.done():
                     done.set_exception(error)

@@ -16,7 +16,7 @@ import structlog
 from google.rpc import status_pb2
 
 from server.domain.errors import TextLensError
-from server.transport.context import CallState, current_call
+from server.transport.context import CallState, PeerGone, current_call
 from server.transport.errors import (
     STATUS_BY_NUMBER,
     final_code,
@@ -97,6 +97,10 @@ class RequestContextInterceptor(ScopeInterceptor):
         except asyncio.CancelledError:
             state.code = grpc.StatusCode.CANCELLED
             raise
+        except PeerGone:
+            # The client's doing, not a fault: logged as CANCELLED, at INFO, with no
+            # traceback; there is nobody left to send a status to.
+            state.code = grpc.StatusCode.CANCELLED
         except Exception:
             state.code = grpc.StatusCode.INTERNAL
             log.exception("unhandled error")
