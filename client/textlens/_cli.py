@@ -164,6 +164,13 @@ def _output_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
     )  # fmt: skip
 
 
+def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help=f"print only the {what}'s id, for scripts: ID=$(textlens ... -q)",
+    )  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textlens",
@@ -182,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("text", metavar="TEXT", help="the text; - reads it from stdin")
     analyze.add_argument("--type", choices=types, default="sentiment", help="analysis type")
     analyze.add_argument("--request-id", help="idempotency key (default: a fresh one)")
+    _quiet_option(analyze, "analysis")
 
     commands.add("get", "print one analysis (GetAnalysis)").add_argument("id", metavar="ID")
 
@@ -223,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--type", choices=types, default="sentiment", help="analysis type")
     create.add_argument("--request-id", help="idempotency key (default: a fresh one)")
     create.add_argument("--watch", action="store_true", help="follow it until it finishes")
+    _quiet_option(create, "batch")
     batch_commands.add("get", "print one batch with its counters (GetBatch)").add_argument(
         "id", metavar="ID"
     )
@@ -397,7 +406,7 @@ class Command:
             request_id=self.args.request_id,
             timeout=self.unary_timeout,
         )
-        self.print(_output.to_json(analysis, pretty=True))
+        self.print(analysis.id if self.args.quiet else _output.to_json(analysis, pretty=True))
         return EXIT_OK
 
     async def get(self) -> int:
@@ -482,10 +491,11 @@ class Command:
         batch = await self.client.create_batch(
             texts, analysis_type=args.type, request_id=args.request_id, timeout=self.unary_timeout
         )
-        if not args.watch:
+        if args.quiet:
+            self.print(batch.id)
+        elif not args.watch:
             self.print(_output.to_json(batch, pretty=True))
-            return EXIT_OK
-        return await self._watch(batch)
+        return await self._watch(batch, echo=not args.quiet) if args.watch else EXIT_OK
 
     async def batch_get(self) -> int:
         batch = await self.client.get_batch(self.args.id, timeout=self.unary_timeout)
@@ -561,10 +571,11 @@ class Command:
             bar.close()
         return last
 
-    async def _watch(self, batch: batch_pb2.Batch) -> int:
-        """JSON lines of snapshots when piped; a progress bar, then the last one, on a TTY."""
-        last = await self._follow(batch, echo=True)
-        if self.out.isatty():
+    async def _watch(self, batch: batch_pb2.Batch, *, echo: bool = True) -> int:
+        """JSON lines of snapshots when piped; a progress bar, then the last one, on a TTY.
+        Without ``echo`` only the progress bar (and the exit status) tells."""
+        last = await self._follow(batch, echo=echo)
+        if echo and self.out.isatty():
             self.print(_output.to_json(last, pretty=True))
         if last.status in (batch_pb2.BATCH_STATUS_FAILED, batch_pb2.BATCH_STATUS_CANCELLED):
             return EXIT_NEGATIVE

@@ -9,7 +9,10 @@ token "signed" with the public key, is refused.
 from __future__ import annotations
 
 import math
+import os
 import re
+import shutil
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -343,5 +346,14 @@ def token_banner(keys: JwtKeys, host: str, port: int, secret_file: Path | None =
         f"Development mode: tokens are signed with a local secret{where} (no "
         f"TEXTLENS_JWT_SECRET is set). A token with every scope, valid {ttl // 3600} h:\n"
         f"  export TEXTLENS_TOKEN={token}\n"
-        f'  grpcurl -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" {host}:{port} list'
+        f'  {_grpcurl()} -plaintext -H "authorization: Bearer $TEXTLENS_TOKEN" {host}:{port} list'
     )
+
+
+def _grpcurl() -> str:
+    """grpcurl as a shell in this directory finds it: on PATH, else the one installed
+    beside this interpreter (.venv/bin/grpcurl under ``make run``)."""
+    beside = Path(sys.executable).parent / "grpcurl"
+    if shutil.which("grpcurl") or not beside.exists():
+        return "grpcurl"
+    return os.path.relpath(beside) if beside.is_relative_to(Path.cwd()) else str(beside)
