@@ -65,6 +65,15 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+def result_cache(settings: Settings) -> LruResultCache | RedisResultCache | None:
+    """Redis's when configured, else this process's LRU; none with a size of 0."""
+    if settings.result_cache_size == 0:
+        return None
+    if settings.redis_url:
+        return RedisResultCache(settings.redis_url)
+    return LruResultCache(settings.result_cache_size)
+
+
 def shared_secret(settings: Settings, dev_secret: str | None) -> str:
     """What page-token and cache keys derive from: shared configuration, so that page
     tokens verify and cache entries open on every replica."""
@@ -171,9 +180,7 @@ class Application:
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine)
 
-        self._cache = (
-            RedisResultCache(settings.redis_url) if settings.redis_url else LruResultCache()
-        )
+        self._cache = result_cache(settings)
         analyzers = load_analyzers(settings.analyzers)
         for analyzer in analyzers.values():
             # An opt-in analyzer whose data is not free for every use says so at each start.

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     rate_limit: str = "off"
     max_text_chars: int = Field(default=10_000, gt=0)
     max_batch_texts: int = Field(default=10_000, gt=0)
+    # Results kept per process for texts that repeat (per tenant, sealed); 0 turns the
+    # result cache off, the Redis one included.
+    result_cache_size: int = Field(default=1_024, ge=0)
 
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     otlp_endpoint: str | None = None

@@ -92,3 +92,26 @@ async def test_concurrent_creates_share_transactions() -> None:
     # Each caller was answered after its row was committed, in far fewer transactions
     # than calls (the count also includes the health checks' and listing's).
     assert commits - commits_before < 200
+
+
+async def test_a_result_cache_size_of_zero_analyses_every_text_again(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as redis:
+        app = Application(
+            server_settings(
+                database_url=f"sqlite+aiosqlite:///{tmp_path / 'off.sqlite'}",
+                redis_url=redis.url,
+                result_cache_size=0,
+                batch_workers=0,
+            )
+        )
+        await app.start()
+        try:
+            async with authed_channel(app.port) as channel:
+                stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+                made = [await stub.CreateAnalysis(REQUEST) for _ in range(3)]
+            assert (lookups(app, "hit"), lookups(app, "miss")) == (0, 0)
+            assert len({analysis.sentiment.SerializeToString() for analysis in made}) == 1
+            # Each was analysed afresh: three timings, not one remembered.
+            assert len({analysis.processing_time_ms for analysis in made}) > 1
+        finally:
+            await app.stop(0)
