@@ -48,10 +48,11 @@ client-check: ## Run the client's own tests in a fresh venv holding only textlen
 pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
 	DEPLOY_TOOLS=$(DEPLOY_TOOLS)/bin $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff, mypy (strict), buf lint, format and breaking, and generated stubs up to date
+lint: setup ## ruff, mypy (strict), import-linter (the layer rule), buf lint, format and breaking, and generated stubs up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/buf lint
 	$(BIN)/buf format proto --diff --exit-code
 	$(BIN)/buf breaking --against '.git#ref=$(CONTRACT_BASE)'
