@@ -16,7 +16,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,11 @@ class Harness:
         self.logs = args.results / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.server: dict[str, Any] = {}
+        # Unary points with the result cache on (h2load repeats one text, so all but the
+        # first call are hits) and off (every call analysed, as the peer does).
         self.unary: dict[str, dict[str, Any]] = {}
+        self.unary_uncached: dict[str, dict[str, Any]] = {}
+        self.secret = secrets.token_hex(32)
         self.stream: dict[str, dict[str, Any]] = {}
         self.batch: dict[str, dict[str, Any]] = {}
         self.peer: dict[str, Any] = {}
@@ -73,14 +78,16 @@ class Harness:
 
     # -- the server ----------------------------------------------------------------
 
-    def _environment(self, port: int) -> dict[str, str]:
+    def _environment(self, port: int, *, cache: bool = True) -> dict[str, str]:
         env = dict(os.environ)
+        if not cache:
+            env["TEXTLENS_RESULT_CACHE_SIZE"] = "0"
         env.update(
             TEXTLENS_HOST="127.0.0.1",
             TEXTLENS_PORT=str(port),
             TEXTLENS_DATABASE_URL=self.pg.url(self.database),
             TEXTLENS_LOG_LEVEL="WARNING",
-            TEXTLENS_JWT_SECRET=secrets.token_hex(32),
+            TEXTLENS_JWT_SECRET=self.secret,
             TEXTLENS_RATE_LIMIT="1000000000/minute",
             TEXTLENS_WORKERS=str(self.args.workers),
         )
@@ -170,8 +177,7 @@ class Harness:
                     "log": str(log),
                 }
                 target = f"127.0.0.1:{port}"
-                self._guard("unary", self._unary, server, sampler, port)
-                self._stop_peer()  # its points are taken; it stays out of the way now
+                self._guard("unary", self._unary, server, sampler, port, self.unary)
                 for phase in (self._stream, self._batch):
                     for workload in WORKLOADS:
                         for length in LENGTHS:
@@ -182,8 +188,34 @@ class Harness:
                 sampler.close()
                 self.memory.update(sampler.figures("server"))
                 self.server["exit_code"] = server.stop()
+            self._guard("unary.uncached", self._unary_uncached)
+            self._stop_peer()  # its points are taken
         finally:
             asyncio.run(self.pg.drop(self.database))
+
+    def _unary_uncached(self) -> None:
+        """The unary points again on a server with the result cache off, each beside the
+        same point of the peer: the comparison of two services that analyse every call."""
+        with self._serving("uncached", cache=False) as (server, sampler, port):
+            self._unary(server, sampler, port, self.unary_uncached, beside_peer=True)
+
+    @contextmanager
+    def _serving(self, name: str, *, cache: bool) -> Iterator[tuple[Started, MemorySampler, int]]:
+        port = peer.free_port()
+        server = Started(
+            [str(SERVER), "serve"],
+            self._environment(port, cache=cache),
+            self.logs / f"{self.stamp}-{name}.log",
+        )
+        sampler = MemorySampler(server)
+        try:
+            server.wait_for_line("TextLens listening on", f"the TextLens server ({name})")
+            time.sleep(1.0)  # let every serving process come up
+            yield server, sampler, port
+        finally:
+            sampler.close()
+            self.memory.update(sampler.figures(name))
+            server.stop()
 
     def _guard(self, name: str, phase: Callable[..., None], *args: Any) -> None:
         """Runs one phase; a failure is reported and the next phase still runs."""
@@ -192,7 +224,15 @@ class Harness:
         except Exception as exc:
             self.failures.append(f"{name}: {type(exc).__name__}: {exc}"[:500])
 
-    def _unary(self, server: Started, sampler: MemorySampler, port: int) -> None:
+    def _unary(
+        self,
+        server: Started,
+        sampler: MemorySampler,
+        port: int,
+        points: dict[str, dict[str, Any]],
+        *,
+        beside_peer: bool = False,
+    ) -> None:
         if not h2load.available():
             self.notes.append("h2load not found (apt-get install nghttp2-client): no unary figures")
             return
@@ -204,11 +244,11 @@ class Harness:
             ).SerializeToString()
             body = self.tmp / f"unary-{length}.bin"
             body.write_bytes(grpc_frame(request))
-            self.unary[length] = {}
+            points[length] = {}
             for concurrency in self.args.concurrency:
                 sampler.phase = f"unary.{length}.c{concurrency}"
                 point = self._unary_point(server, port, request, body, headers, concurrency)
-                if self.peer_run is not None:  # the same point of the peer, right after
+                if beside_peer and self.peer_run is not None:  # the peer's point, right after
                     name = f"peer.{length}.c{concurrency}"
                     self._guard(name, self._peer_point, length, concurrency)
                 if point.get("skipped"):
@@ -218,7 +258,7 @@ class Harness:
                     )
                     continue
                 point["ratio_to_ceiling"] = point["requests_per_second"] / self.ceilings[length]
-                self.unary[length][f"c{concurrency}"] = point
+                points[length][f"c{concurrency}"] = point
 
     def _unary_point(
         self,
@@ -392,16 +432,19 @@ class Harness:
         """The comparable figures, nested; run.py flattens them into dotted names."""
         keep = ("requests_per_second", "p50_ms", "p99_ms", "ratio_to_ceiling")
         unary: dict[str, Any] = {}
-        for length, points in self.unary.items():
-            for name, point in points.items():
-                figures = {k: point[k] for k in keep}
-                peer_point = self.peer.get(length, {}).get(name)
-                if peer_point and peer_point["requests_per_second"]:
-                    figures["ratio_to_peer"] = (
-                        point["requests_per_second"] / peer_point["requests_per_second"]
-                    )
-                    point["ratio_to_peer"] = figures["ratio_to_peer"]
-                unary.setdefault(length, {})[name] = figures
+        uncached: dict[str, Any] = {}
+        for kind, measured in ((unary, self.unary), (uncached, self.unary_uncached)):
+            for length, points in measured.items():
+                for name, point in points.items():
+                    figures = {k: point[k] for k in keep}
+                    figures["server_cpu_us_per_text"] = point["server_cpu_us_per_text"]
+                    peer_point = self.peer.get(length, {}).get(name)
+                    if peer_point and peer_point["requests_per_second"]:
+                        figures["ratio_to_peer"] = (
+                            point["requests_per_second"] / peer_point["requests_per_second"]
+                        )
+                        point["ratio_to_peer"] = figures["ratio_to_peer"]
+                    kind.setdefault(length, {})[name] = figures
         peer_figures = {
             length: {name: {k: p[k] for k in keep} for name, p in points.items()}
             for length, points in self.peer.items()
@@ -423,6 +466,7 @@ class Harness:
         memory = {k: v for k, v in self.memory.items() if isinstance(v, float)}
         return {
             "unary": unary,
+            "unary_uncached": uncached,
             "stream": stream,
             "batch": batch,
             "peer": peer_figures,
@@ -432,8 +476,9 @@ class Harness:
     def document(self) -> dict[str, Any]:
         shutil.rmtree(self.tmp, ignore_errors=True)
         notes = [
-            "h2load repeats one request body: every unary request (ours and the peer's) "
-            "carries the same text, so a result cache serves all but the first",
+            "h2load repeats one request body: with the result cache on, it serves all but the "
+            "first unary call; the peer has no cache, so it is compared with the server "
+            "run with TEXTLENS_RESULT_CACHE_SIZE=0, which analyses every call",
             f"the load generators (h2load, this harness's gRPC client) share the "
             f"{os.cpu_count()} cores with the server: cores columns say who used them (server, "
             "PostgreSQL, client, and other: anything else running on the machine)",
@@ -450,6 +495,7 @@ class Harness:
         return {
             "server": self.server,
             "unary": self.unary,
+            "unary_uncached": self.unary_uncached,
             "stream": self.stream,
             "batch": self.batch,
             "peer": self.peer,

@@ -97,21 +97,25 @@ def print_run(document: dict[str, Any], ceilings: dict[str, Any]) -> None:
         ["text", "", "texts/s", "per process", "CPU us/text"],
         rows,
     )
-    rows = [
-        [length, name[1:], _n(p["requests_per_second"]), _n(p["ratio_to_ceiling"], 2),
-         _n(p.get("ratio_to_peer"), 2), _n(p["p50_ms"], 1), _n(p["p99_ms"], 1), str(p["errors"]),
-         f"{p['connections']}x{p['streams_per_connection']}", _n(p["server_cpu_us_per_text"]),
-         _cores(p)]
-        for length, points in document["unary"].items()
-        for name, p in points.items()
-    ]  # fmt: skip
-    if rows:
-        _table(
-            "unary CreateAnalysis, stored (h2load; connections x streams each)",
-            ["text", "conc", "req/s", "x ceiling", "x peer", "p50 ms", "p99 ms", "errors",
-             "c x m", "CPU us/text", CORES],
-            rows,
-        )  # fmt: skip
+    for kind, title in (
+        ("unary", "cached: one text repeated, so the result cache serves it"),
+        ("unary_uncached", "uncached (TEXTLENS_RESULT_CACHE_SIZE=0), beside the peer"),
+    ):
+        rows = [
+            [length, name[1:], _n(p["requests_per_second"]), _n(p["ratio_to_ceiling"], 2),
+             _n(p.get("ratio_to_peer"), 2), _n(p["p50_ms"], 1), _n(p["p99_ms"], 1),
+             str(p["errors"]), f"{p['connections']}x{p['streams_per_connection']}",
+             _n(p["server_cpu_us_per_text"]), _cores(p)]
+            for length, points in document.get(kind, {}).items()
+            for name, p in points.items()
+        ]  # fmt: skip
+        if rows:
+            _table(
+                f"unary CreateAnalysis, stored, {title} (h2load; connections x streams each)",
+                ["text", "conc", "req/s", "x ceiling", "x peer", "p50 ms", "p99 ms", "errors",
+                 "c x m", "CPU us/text", CORES],
+                rows,
+            )  # fmt: skip
     rows = [
         [workload, length, _n(r["texts_per_second"]), _n(r["ratio_to_ceiling"], 2),
          _n(r["stored"]), str(r["errors"]), _n(r["server_cpu_us_per_text"]), _cores(r)]
@@ -175,7 +179,7 @@ def print_run(document: dict[str, Any], ceilings: dict[str, Any]) -> None:
         print("  innermost functions:")
         for name, share in list(profile["top_functions"].items())[:10]:
             print(f"  {share:6.1%}  {name}")
-    print("\ntargets (issue 9):")
+    print("\ntargets:")
     for target in document["targets"]:
         mark = {True: "met   ", False: "MISSED", None: "n/a   "}[target["met"]]
         print(f"  [{mark}] {target['target']}: {target['value']}")
