@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +27,19 @@ import peer
 import rpc_load
 import server_profile
 from database import Postgres, stored_among
+from grpc_health.v1 import health_pb2
 from processes import CpuMeter, MemorySampler, Started
 from workload import LENGTHS, REPEATED, Texts, grpc_frame
 
 from textlens.v1 import analysis_service_pb2
 
 SERVER = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "textlens-server"
+ECHO_SERVER = Path(__file__).resolve().parent / "echo_server.py"
+HEALTH_URL = "http://127.0.0.1:{port}/grpc.health.v1.Health/Check"
+ECHO_URL = "http://127.0.0.1:{port}/bench.Echo/Echo"
+# Per-call overhead is compared at one moderate concurrency, with no warm-up: every call
+# h2load makes falls inside the CPU window it is divided by.
+OVERHEAD_CONCURRENCY = 16
 CREATE_URL = "http://127.0.0.1:{port}/textlens.v1.AnalysisService/CreateAnalysis"
 SCOPES = "analyses:read analyses:write batches:read batches:write"
 MAX_BATCH_TEXTS = 10_000
@@ -63,6 +71,8 @@ class Harness:
         # first call are hits) and off (every call analysed, as the peer does).
         self.unary: dict[str, dict[str, Any]] = {}
         self.unary_uncached: dict[str, dict[str, Any]] = {}
+        # Server CPU per call: a bare grpc.aio echo, Health/Check through every interceptor.
+        self.overhead: dict[str, dict[str, Any]] = {}
         self.secret = secrets.token_hex(32)
         self.stream: dict[str, dict[str, Any]] = {}
         self.batch: dict[str, dict[str, Any]] = {}
@@ -164,6 +174,11 @@ class Harness:
             log = self.logs / f"{self.stamp}-server.log"
             # Migrating first, once, spares several serving processes from racing to do it.
             subprocess.run([str(SERVER), "migrate"], env=env, check=True, capture_output=True)
+            # The comparisons first: uncached unary beside the peer, and the bare echo;
+            # then the peer stops and the server has the machine to itself.
+            self._guard("unary.uncached", self._unary_uncached)
+            self._stop_peer()
+            self._guard("overhead.echo", self._echo_point)
             server = Started([str(SERVER), "serve"], env, log)
             sampler = MemorySampler(server)
             try:
@@ -178,6 +193,7 @@ class Harness:
                 }
                 target = f"127.0.0.1:{port}"
                 self._guard("unary", self._unary, server, sampler, port, self.unary)
+                self._guard("overhead.health", self._health_point, server, port)
                 for phase in (self._stream, self._batch):
                     for workload in WORKLOADS:
                         for length in LENGTHS:
@@ -188,10 +204,51 @@ class Harness:
                 sampler.close()
                 self.memory.update(sampler.figures("server"))
                 self.server["exit_code"] = server.stop()
-            self._guard("unary.uncached", self._unary_uncached)
-            self._stop_peer()  # its points are taken
         finally:
             asyncio.run(self.pg.drop(self.database))
+
+    def _overhead_point(self, target: Started, url: str, body: bytes) -> dict[str, Any]:
+        if not h2load.available():
+            return {}
+        path = self.tmp / "overhead.bin"
+        path.write_bytes(grpc_frame(body))
+        headers = ["content-type: application/grpc", "te: trailers"]
+        meter = CpuMeter(target)
+        point = h2load.run(
+            url,
+            path,
+            headers,
+            concurrency=OVERHEAD_CONCURRENCY,
+            duration=self.args.duration,
+            warm_up=0,
+        )
+        cores = meter.cores(point.client_cpu_seconds)
+        return {
+            **vars(point),
+            **cores,
+            "server_cpu_us_per_call": per_text(cores, point.succeeded - point.redirects),
+        }
+
+    def _health_point(self, server: Started, port: int) -> None:
+        """grpc.health.v1.Health/Check through all of TextLens's interceptors."""
+        request = health_pb2.HealthCheckRequest(service="").SerializeToString()
+        point = self._overhead_point(server, HEALTH_URL.format(port=port), request)
+        if point:
+            self.overhead["health_check"] = point
+
+    def _echo_point(self) -> None:
+        """The same load on a bare grpc.aio server with as many processes."""
+        port = peer.free_port()
+        argv = [sys.executable, str(ECHO_SERVER), str(port), str(self.args.workers)]
+        echo = Started(argv, dict(os.environ), self.logs / f"{self.stamp}-echo.log")
+        try:
+            echo.wait_for_line("echo listening", "the echo server")
+            time.sleep(1.0)  # let every process come up
+            point = self._overhead_point(echo, ECHO_URL.format(port=port), b"x" * 64)
+            if point:
+                self.overhead["echo"] = point
+        finally:
+            echo.stop()
 
     def _unary_uncached(self) -> None:
         """The unary points again on a server with the result cache off, each beside the
@@ -464,7 +521,23 @@ class Harness:
             for w, x in self.batch.items()
         }
         memory = {k: v for k, v in self.memory.items() if isinstance(v, float)}
+        overhead = {
+            name: {"server_cpu_us_per_call": point["server_cpu_us_per_call"]}
+            for name, point in self.overhead.items()
+        }
+        echo = overhead.get("echo", {}).get("server_cpu_us_per_call")
+        cached = self.unary.get("short", {}).get(f"c{OVERHEAD_CONCURRENCY}")
+        if echo:
+            if "health_check" in overhead:
+                health = overhead["health_check"]
+                health["ratio_to_echo"] = health["server_cpu_us_per_call"] / echo
+            if cached:
+                overhead["cached_create"] = {
+                    "server_cpu_us_per_call": cached["server_cpu_us_per_text"],
+                    "ratio_to_echo": cached["server_cpu_us_per_text"] / echo,
+                }
         return {
+            "overhead": overhead,
             "unary": unary,
             "unary_uncached": uncached,
             "stream": stream,
@@ -496,6 +569,7 @@ class Harness:
             "server": self.server,
             "unary": self.unary,
             "unary_uncached": self.unary_uncached,
+            "overhead": self.overhead,
             "stream": self.stream,
             "batch": self.batch,
             "peer": self.peer,

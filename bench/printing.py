@@ -116,6 +116,25 @@ def print_run(document: dict[str, Any], ceilings: dict[str, Any]) -> None:
                  "c x m", "CPU us/text", CORES],
                 rows,
             )  # fmt: skip
+    overhead = document.get("overhead", {})
+    echo = overhead.get("echo", {}).get("server_cpu_us_per_call")
+    rows = [
+        [what, _n(p.get("requests_per_second")), _n(p.get("p99_ms"), 1),
+         _n(p["server_cpu_us_per_call"]), _n(p["server_cpu_us_per_call"] / echo, 2) if echo
+         else "-"]
+        for what, p in (
+            ("bare grpc.aio echo", overhead.get("echo")),
+            ("Health/Check, all interceptors", overhead.get("health_check")),
+            ("CreateAnalysis, cached", _cached_c16(document)),
+        )
+        if p
+    ]  # fmt: skip
+    if rows:
+        _table(
+            "server CPU per call at c16 (h2load): the framework's own cost, and TextLens's",
+            ["call", "req/s", "p99 ms", "CPU us/call", "x echo"],
+            rows,
+        )
     rows = [
         [workload, length, _n(r["texts_per_second"]), _n(r["ratio_to_ceiling"], 2),
          _n(r["stored"]), str(r["errors"]), _n(r["server_cpu_us_per_text"]), _cores(r)]
@@ -187,3 +206,10 @@ def print_run(document: dict[str, Any], ceilings: dict[str, Any]) -> None:
         print(line)
     for failure in document.get("failures", []):
         print(f"FAILED phase {failure}")
+
+
+def _cached_c16(document: dict[str, Any]) -> dict[str, Any] | None:
+    point = document.get("unary", {}).get("short", {}).get("c16")
+    if not point:
+        return None
+    return {**point, "server_cpu_us_per_call": point["server_cpu_us_per_text"]}

@@ -1,7 +1,8 @@
 """Results: the JSON file, the comparison with the previous run, and the targets.
 
 Figures are flat names ("unary.short.c64.requests_per_second"); names ending in ``_ms``,
-``seconds`` or ``_mb`` are better lower, all others better higher.
+``seconds``, ``_mb``, CPU per call or text, or the ratio to the bare echo server are
+better lower, all others better higher.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 THRESHOLD = 0.20
-LOWER_IS_BETTER = ("_ms", "seconds", "_mb")
+LOWER_IS_BETTER = ("_ms", "seconds", "_mb", "_per_call", "_per_text", "ratio_to_echo")
 
 
 def lower_is_better(name: str) -> bool:
@@ -59,6 +60,10 @@ TARGETS = [
      3.0, "x"),
     ("unary cached c16 p99 < 20 ms", "unary.short.c16.p99_ms", False, 20.0, "ms"),
     ("unary uncached c16 p99 < 20 ms", "unary_uncached.short.c16.p99_ms", False, 20.0, "ms"),
+    ("cached CreateAnalysis CPU <= 2 x bare echo", "overhead.cached_create.ratio_to_echo",
+     False, 2.0001, "x"),
+    ("Health/Check CPU <= 1.3 x bare echo", "overhead.health_check.ratio_to_echo", False,
+     1.3001, "x"),
     ("server memory (PSS) < 300 MB", "memory.server_peak_pss_mb", False, 300.0, "MB"),
 ]  # fmt: skip
 

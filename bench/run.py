@@ -4,9 +4,12 @@
 
 Runs, on short (~20 words) and long (~2,000 characters) sentiment texts: the analyzer
 micro-benchmark (bench/analyzers.py); the ceiling (the analyzer on every core, in-process);
-a real server on a fresh database, loaded with unary CreateAnalysis from h2load at each
-concurrency, AnalyzeStream and CreateBatch from a gRPC client, for distinct texts and for
-one text repeated; then the FastAPI peer under bench/peers/ with the same h2load points.
+a real server with its result cache off, loaded with unary CreateAnalysis from h2load at
+each concurrency, each point beside the same point of the FastAPI peer (bench/peers/); a
+bare grpc.aio echo server (bench/echo_server.py) for the framework's own cost per call;
+then a real server as configured by default on a fresh database: unary CreateAnalysis
+(one text repeated, so the cache serves it), Health/Check, and AnalyzeStream and
+CreateBatch from a gRPC client, for distinct texts and for one text repeated.
 Prints every figure with its ratio to the ceiling, writes bench/results/<time>.json and
 latest.json, and flags figures more than 20% worse than the previous run with the same
 settings.
