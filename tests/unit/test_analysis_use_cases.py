@@ -301,3 +301,31 @@ async def test_lists_are_newest_first_by_the_injected_clock_unless_asked(
     assert [a.id for a in (await use_cases.list("acme")).items] == ids[::-1]
     oldest_first = await use_cases.list("acme", order_by="create_time")
     assert [a.id for a in oldest_first.items] == ids
+
+
+async def test_get_returns_the_stored_analysis(use_cases: AnalysisUseCases) -> None:
+    created = await use_cases.create("acme", "keep these words", QUALITY)
+    assert await use_cases.get("acme", created.id) == created
+
+
+async def test_an_analysis_of_a_type_no_longer_served_can_still_be_deleted(
+    store: FakeStorage, clock: FakeClock
+) -> None:
+    kept = Analysis(
+        id=new_id(),
+        tenant="acme",
+        text="old words",
+        analysis_type=AnalysisType.EMOTION,
+        status=AnalysisStatus.COMPLETED,
+        create_time=clock.now,
+        update_time=clock.now,
+    )
+    store.analyses[kept.id] = kept
+    use_cases = AnalysisUseCases(
+        units_of_work(store),
+        Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}, cache=FakeResultCache()),
+        Pager(PageTokens(b"k")),
+        max_text_chars=50,
+    )
+    await use_cases.delete("acme", kept.id)
+    assert store.analyses == {}

@@ -202,6 +202,9 @@ async def test_lists_page_through_the_tenants_batches_newest_first_with_filters(
     with pytest.raises(InvalidArgument) as caught:
         await batches.list("acme", status=42)
     assert [v.field for v in caught.value.violations] == ["status"]
+    with pytest.raises(InvalidArgument) as caught:
+        await batches.list("acme", page_size_value=-1)
+    assert caught.value.reason is ErrorReason.PAGE_SIZE_NEGATIVE
 
 
 async def test_cancel_stops_the_pending_items_and_a_finished_batch_cannot_be_cancelled(

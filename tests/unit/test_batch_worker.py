@@ -18,6 +18,7 @@ from helpers.fakes import (
     units_of_work,
 )
 
+from server.domain.errors import Unavailable
 from server.domain.language import Languages
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, BatchStatus
 from server.service.analyst import Analyst, Job
@@ -246,3 +247,67 @@ async def test_a_new_batch_wakes_an_idle_worker_of_the_same_process(
     await until(lambda: store.batches[batch.id].status is BatchStatus.COMPLETED)
     stopping.set()
     await running
+
+
+def going_down(store: FakeStorage, after: int) -> Callable[[], FakeUnitOfWork]:
+    """Units of work over ``store`` until ``after`` of them have been opened; then the
+    database is down."""
+    opened = 0
+
+    def unit() -> FakeUnitOfWork:
+        nonlocal opened
+        opened += 1
+        store.unavailable = opened > after
+        return FakeUnitOfWork(store)
+
+    return unit
+
+
+@pytest.mark.parametrize(
+    ("texts", "opened"),
+    [
+        (["one", "two"], 1),  # down before the chunk's results are stored
+        (["unstorable", "two"], 2),  # down while its rows are stored one by one
+    ],
+)
+async def test_storage_going_down_mid_chunk_loses_no_item(
+    batches: BatchUseCases, store: FakeStorage, clock: FakeClock, texts: list[str], opened: int
+) -> None:
+    batch = await batches.create("acme", texts, QUALITY)
+    store.refused.add("unstorable")
+    failing = BatchWorker(
+        going_down(store, opened),
+        Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}, clock=clock),
+        clock=clock,
+    )
+    with pytest.raises(Unavailable):
+        await failing.run_once()
+    assert store.results(batch.id) == []
+    assert {i.state for i in store.items.values()} == {ItemState.CLAIMED}
+    store.unavailable = False
+    store.refused.clear()
+    clock.advance(LEASE + 1)
+    assert await worker(store, clock).run_once() == 2
+    assert store.batches[batch.id].status is BatchStatus.COMPLETED
+
+
+async def test_a_worker_cancelled_mid_chunk_stores_the_chunk_first(
+    batches: BatchUseCases, store: FakeStorage, clock: FakeClock
+) -> None:
+    batch = await batches.create("acme", ["one", "two"], QUALITY)
+    paused = PausedAnalyst(clock)
+    running = asyncio.ensure_future(worker(store, clock, analyst=paused).run(asyncio.Event()))
+    await paused.started.wait()
+    running.cancel()
+    await asyncio.sleep(0)
+    paused.resume.set()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert [r.batch_item for r in store.results(batch.id)] == [0, 1]
+    assert store.batches[batch.id].status is BatchStatus.COMPLETED
+
+
+def test_workers_named_by_default_never_share_a_name(store: FakeStorage) -> None:
+    analyst = Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()})
+    names = {BatchWorker(units_of_work(store), analyst).owner for _ in range(3)}
+    assert len(names) == 3
