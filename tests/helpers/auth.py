@@ -57,22 +57,22 @@ class _Bearer:
 
 # grpc.aio files each interceptor under the first call kind it implements, so each kind
 # needs an interceptor of its own.
-class _UnaryUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
+class _UnaryUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
 
-class _UnaryStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
+class _UnaryStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
 
-class _StreamUnary(_Bearer, grpc.aio.StreamUnaryClientInterceptor):
+class _StreamUnary(_Bearer, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await continuation(self._details(details), requests)
 
 
-class _StreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
+class _StreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await continuation(self._details(details), requests)
 
@@ -80,11 +80,9 @@ class _StreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
 def authed_channel(target: str | int, token: str | None = None, **kwargs: Any) -> grpc.aio.Channel:
     """A plaintext channel to ``target`` (or 127.0.0.1:port) sending a bearer token."""
     address = f"127.0.0.1:{target}" if isinstance(target, int) else target
-    return grpc.aio.insecure_channel(
-        address,
-        interceptors=[
-            kind(token or make_token())
-            for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
-        ],
-        **kwargs,
-    )
+    # grpc's stubs type interceptors as something to cast: they are not generic at run time.
+    interceptors: list[Any] = [
+        kind(token or make_token())
+        for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
+    ]
+    return grpc.aio.insecure_channel(address, interceptors=interceptors, **kwargs)

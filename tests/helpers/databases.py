@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -17,7 +18,7 @@ ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("TEXTLENS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def missing_service(what: str) -> None:
+def missing_service(what: str) -> NoReturn:
     """Skips the test, or fails it under CI, where every service must be present."""
     message = f"{what} is not reachable"
     if os.environ.get("CI") == "true":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -14,13 +14,14 @@ M = TypeVar("M", bound=Message)
 
 def rich_status(error: grpc.aio.AioRpcError | grpc.RpcError) -> status_pb2.Status:
     """The google.rpc.Status the call failed with (from grpc-status-details-bin)."""
-    trailers = dict(error.trailing_metadata() or ())  # type: ignore[attr-defined]
+    metadata: Any = error.trailing_metadata()
+    trailers = dict(metadata or ())
     return status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
 
 
 def detail(status: status_pb2.Status, cls: type[M]) -> M:
     for packed in status.details:
-        if packed.Is(cls.DESCRIPTOR):
+        if packed.TypeName() == cls.DESCRIPTOR.full_name:
             message = cls()
             packed.Unpack(message)
             return message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from helpers.fakes import FakeQualityAnalyzer
+from helpers.fakes import FakeMetrics, FakeQualityAnalyzer
 
 from server.adapters.cache import LruResultCache
 from server.domain.analyzers import QualityAnalyzer, SentimentAnalyzer
@@ -16,20 +16,7 @@ SECRET = b"k" * 32
 SECRET_TEXT = "Zanzibar merger closes Friday. Zanzibar zanzibar zanzibar is CONFIDENTIAL!!!!"
 
 
-class CountingMetrics:
-    def __init__(self) -> None:
-        self.hits = 0
-        self.misses = 0
-
-    def analyses_stored(self, analyses: object) -> None:
-        return None
-
-    def cache_lookups(self, *, hits: int, misses: int) -> None:
-        self.hits += hits
-        self.misses += misses
-
-
-def analyst_with(analyzer: FakeQualityAnalyzer, metrics: CountingMetrics | None = None) -> Analyst:
+def analyst_with(analyzer: FakeQualityAnalyzer, metrics: FakeMetrics | None = None) -> Analyst:
     return Analyst(
         {AnalysisType.QUALITY: analyzer},
         cache=LruResultCache(),
@@ -40,7 +27,7 @@ def analyst_with(analyzer: FakeQualityAnalyzer, metrics: CountingMetrics | None 
 
 async def test_a_tenant_repeating_a_text_gets_its_cached_result_as_a_new_analysis() -> None:
     analyzer = FakeQualityAnalyzer()
-    metrics = CountingMetrics()
+    metrics = FakeMetrics()
     analyst = analyst_with(analyzer, metrics)
     (first,) = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)])
     again = await analyst.run("acme", [Job("same words", AnalysisType.QUALITY)] * 3)
@@ -60,7 +47,7 @@ async def test_a_cached_result_reports_the_time_its_analysis_took_not_zero() -> 
 
 async def test_another_tenant_sending_the_same_text_never_gets_a_cached_result() -> None:
     analyzer = FakeQualityAnalyzer()
-    metrics = CountingMetrics()
+    metrics = FakeMetrics()
     analyst = analyst_with(analyzer, metrics)
     (mine,) = await analyst.run("acme", [Job("a confidential text", AnalysisType.QUALITY)])
     (theirs,) = await analyst.run("globex", [Job("a confidential text", AnalysisType.QUALITY)])

@@ -8,11 +8,17 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
-from helpers.fakes import FakeAnalysisRepository, FakeQualityAnalyzer, FakeUnitOfWork
+from helpers.fakes import (
+    FakeAnalysisRepository,
+    FakeBatchRepository,
+    FakeQualityAnalyzer,
+    FakeRateLimiter,
+    FakeStorage,
+    units_of_work,
+)
 
 from server.domain.errors import ErrorReason, InvalidArgument, NotFound, ResourceExhausted
 from server.domain.model import Analysis, AnalysisType, Batch
@@ -56,24 +62,8 @@ def test_characters_postgresql_can_store_are_accepted() -> None:
 
 
 @pytest.fixture
-def store() -> dict[str, Analysis]:
-    return {}
-
-
-class CountingLimiter:
-    """A budget that records every charge, in order with the lookups the test watches."""
-
-    def __init__(self, events: list[str], budget: int = 1_000) -> None:
-        self.events = events
-        self.budget = budget
-
-    def check_cost(self, tenant: str, cost: int) -> None:
-        if cost > self.budget:
-            raise ResourceExhausted("too big", retry_after=None, subject=tenant, quota="q")
-
-    async def acquire(self, tenant: str, cost: int = 1) -> None:
-        self.check_cost(tenant, cost)
-        self.events.append(f"charge {cost}")
+def store() -> FakeStorage:
+    return FakeStorage()
 
 
 @pytest.fixture
@@ -82,13 +72,13 @@ def events() -> list[str]:
 
 
 @pytest.fixture
-def use_cases(store: dict[str, Analysis], events: list[str]) -> AnalysisUseCases:
+def use_cases(store: FakeStorage, events: list[str]) -> AnalysisUseCases:
     return AnalysisUseCases(
-        lambda: FakeUnitOfWork(store),
+        units_of_work(store),
         Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
         Pager(PageTokens(KEY)),
         max_text_chars=100,
-        limiter=CountingLimiter(events),
+        limiter=FakeRateLimiter(events=events),
     )
 
 
@@ -160,6 +150,7 @@ async def test_a_forged_or_tampered_page_token_is_invalid(
         ["2026-01-01T00:00:00+00:00", "0190a7d2-0000-7000-8000-000000000000", -1],
         ["2026-01-01T00:00:00+00:00", "0190a7d2-0000-7000-8000-000000000000", 10**12],
         ["2026-01-01T00:00:00+00:00", "0190a7d2-0000-7000-8000-000000000000", "3"],
+        [2**31, "0190a7d2-0000-7000-8000-000000000000", 3],  # batch_item out of range
         {"a": 1},
     ],
 )
@@ -216,48 +207,27 @@ async def test_a_create_is_charged_before_its_request_id_is_looked_up_and_a_repl
     assert events == ["charge 1", "lookup", "charge 1", "lookup"]
 
 
-class _Batches:
-    def __init__(self, events: list[str]) -> None:
-        self.events = events
-        self.stored: dict[str, Batch] = {}
+async def test_a_batch_pays_one_unit_before_its_lookup_and_a_replay_costs_no_more(
+    events: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_lookup, real_add = FakeBatchRepository.get_by_request_id, FakeBatchRepository.add
 
-    async def get_by_request_id(self, tenant: str, request_id: str) -> Batch | None:
-        self.events.append("lookup")
-        return next((b for b in self.stored.values() if b.request_id == request_id), None)
+    async def lookup(self: FakeBatchRepository, tenant: str, key: str) -> Batch | None:
+        events.append("lookup")
+        return await real_lookup(self, tenant, key)
 
-    async def add(self, batch: Batch, texts: Sequence[str]) -> None:
-        self.events.append(f"store {len(texts)}")
-        self.stored[batch.id] = batch
+    async def add(self: FakeBatchRepository, batch: Batch, texts: Sequence[str]) -> None:
+        events.append(f"store {len(texts)}")
+        await real_add(self, batch, texts)
 
-
-class _BatchWork:
-    def __init__(self, batches: _Batches) -> None:
-        self.batches = batches
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def commit(self) -> None:
-        return None
-
-
-async def test_a_batch_pays_one_unit_before_its_lookup_and_a_replay_costs_no_more() -> None:
-    events: list[str] = []
-    batches = _Batches(events)
+    monkeypatch.setattr(FakeBatchRepository, "get_by_request_id", lookup)
+    monkeypatch.setattr(FakeBatchRepository, "add", add)
     use_cases = BatchUseCases(
-        lambda: _BatchWork(batches),  # type: ignore[arg-type, return-value]
+        units_of_work(FakeStorage()),
         Pager(PageTokens(KEY)),
         max_text_chars=100,
         max_batch_texts=100,
-        limiter=CountingLimiter(events, budget=10),
+        limiter=FakeRateLimiter(budget=10, events=events),
     )
     texts = ["one", "two", "three"]
     first = await use_cases.create("acme", texts, QUALITY, "batch-1")
@@ -272,10 +242,10 @@ async def test_a_batch_pays_one_unit_before_its_lookup_and_a_replay_costs_no_mor
 
 async def test_a_stream_item_with_a_nul_is_rejected_alone(events: list[str]) -> None:
     streams = StreamUseCases(
-        lambda: FakeUnitOfWork({}),
+        units_of_work(FakeStorage()),
         Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
         max_text_chars=100,
-        limiter=CountingLimiter(events),
+        limiter=FakeRateLimiter(events=events),
     )
     outcome = await streams.analyze_message(
         "acme",
@@ -289,29 +259,14 @@ async def test_a_stream_item_with_a_nul_is_rejected_alone(events: list[str]) -> 
     assert events == ["charge 1"], "only the valid item is charged"
 
 
-class BudgetLimiter(CountingLimiter):
-    """A budget of ``left`` texts that counts the calls made to it."""
-
-    def __init__(self, left: int) -> None:
-        super().__init__([], budget=1_000)
-        self.left = left
-        self.calls = 0
-
-    async def acquire(self, tenant: str, cost: int = 1) -> None:
-        self.calls += 1
-        if cost > self.left:
-            raise ResourceExhausted("over", retry_after=1.0, subject=tenant, quota="q")
-        self.left -= cost
-
-
 async def test_items_over_budget_cost_a_few_limiter_calls_and_one_shared_status(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from server.transport import codec  # noqa: PLC0415 - the encoding half of the cost
 
-    limiter = BudgetLimiter(left=37)
+    limiter = FakeRateLimiter(budget=37)
     streams = StreamUseCases(
-        lambda: FakeUnitOfWork({}),
+        units_of_work(FakeStorage()),
         Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
         max_text_chars=100,
         limiter=limiter,

@@ -3,16 +3,12 @@ the language with each analysis (use cases against fakes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
-
 import pytest
-from helpers.fakes import FakeLanguageDetector, FakeQualityAnalyzer, FakeUnitOfWork
+from helpers.fakes import FakeLanguageDetector, FakeQualityAnalyzer, FakeStorage, units_of_work
 
 from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument
 from server.domain.language import Languages
-from server.domain.model import Analysis, AnalysisType, Batch
+from server.domain.model import AnalysisType
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
 from server.service.batches import BatchUseCases
@@ -28,14 +24,14 @@ def detector() -> FakeLanguageDetector:
 
 
 @pytest.fixture
-def store() -> dict[str, Analysis]:
-    return {}
+def store() -> FakeStorage:
+    return FakeStorage()
 
 
 @pytest.fixture
-def analyses(store: dict[str, Analysis], detector: FakeLanguageDetector) -> AnalysisUseCases:
+def analyses(store: FakeStorage, detector: FakeLanguageDetector) -> AnalysisUseCases:
     return AnalysisUseCases(
-        lambda: FakeUnitOfWork(store),
+        units_of_work(store),
         Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
         Pager(PageTokens(b"k")),
         max_text_chars=100,
@@ -49,14 +45,14 @@ async def test_an_analysis_carries_the_detected_language(analyses: AnalysisUseCa
 
 
 async def test_a_text_in_another_language_is_refused_and_nothing_is_stored(
-    analyses: AnalysisUseCases, store: dict[str, Analysis]
+    analyses: AnalysisUseCases, store: FakeStorage
 ) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await analyses.create("acme", "es: me encanta", QUALITY)
     assert caught.value.reason is ErrorReason.LANGUAGE_UNSUPPORTED
     assert [v.field for v in caught.value.violations] == ["text"]
     assert caught.value.metadata == {"language": "es", "supported": "en"}
-    assert store == {}
+    assert store.analyses == {}
 
 
 async def test_a_stated_language_is_not_detected_and_has_confidence_one(
@@ -72,13 +68,13 @@ async def test_a_stated_language_is_not_detected_and_has_confidence_one(
     [("es", ErrorReason.LANGUAGE_UNSUPPORTED), ("en_US", ErrorReason.FIELD_INVALID)],
 )
 async def test_a_stated_unsupported_or_malformed_language_is_refused_on_language_code(
-    analyses: AnalysisUseCases, store: dict[str, Analysis], code: str, reason: ErrorReason
+    analyses: AnalysisUseCases, store: FakeStorage, code: str, reason: ErrorReason
 ) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await analyses.create("acme", "three little words", QUALITY, language_code=code)
     assert caught.value.reason is reason
     assert [v.field for v in caught.value.violations] == ["language_code"]
-    assert store == {}
+    assert store.analyses == {}
 
 
 async def test_a_replay_counts_the_stated_language_as_part_of_the_payload(
@@ -96,10 +92,10 @@ async def test_a_replay_counts_the_stated_language_as_part_of_the_payload(
 
 
 async def test_a_stream_refuses_only_the_item_in_another_language(
-    store: dict[str, Analysis], detector: FakeLanguageDetector
+    store: FakeStorage, detector: FakeLanguageDetector
 ) -> None:
     streams = StreamUseCases(
-        lambda: FakeUnitOfWork(store),
+        units_of_work(store),
         Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
         max_text_chars=100,
         languages=Languages(detector),
@@ -126,45 +122,10 @@ async def test_a_stream_refuses_only_the_item_in_another_language(
     assert stated is not None and (stated.language, stated.language_confidence) == ("en", 1.0)
 
 
-class FakeBatches:
-    def __init__(self) -> None:
-        self.added: list[tuple[Batch, list[str]]] = []
-
-    async def add(self, batch: Batch, texts: Sequence[str]) -> None:
-        self.added.append((batch, list(texts)))
-
-    async def get_by_request_id(self, tenant: str, request_id: str) -> Batch | None:
-        return next((b for b, _ in self.added if b.request_id == request_id), None)
-
-
-class FakeBatchUnitOfWork:
-    def __init__(self, batches: FakeBatches) -> None:
-        self.batches = batches
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def commit(self) -> None:
-        return None
-
-
 @pytest.fixture
-def stored_batches() -> FakeBatches:
-    return FakeBatches()
-
-
-@pytest.fixture
-def batches(stored_batches: FakeBatches, detector: FakeLanguageDetector) -> BatchUseCases:
+def batches(store: FakeStorage, detector: FakeLanguageDetector) -> BatchUseCases:
     return BatchUseCases(
-        lambda: FakeBatchUnitOfWork(stored_batches),  # type: ignore[arg-type, return-value]
+        units_of_work(store),
         Pager(PageTokens(b"k")),
         max_text_chars=100,
         max_batch_texts=10,
@@ -173,23 +134,23 @@ def batches(stored_batches: FakeBatches, detector: FakeLanguageDetector) -> Batc
 
 
 async def test_a_batch_with_texts_in_other_languages_is_refused_whole_naming_each(
-    batches: BatchUseCases, stored_batches: FakeBatches
+    batches: BatchUseCases, store: FakeStorage
 ) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await batches.create("acme", ["fine", "es: uno", "fine", "de: zwei"], QUALITY)
     assert caught.value.reason is ErrorReason.LANGUAGE_UNSUPPORTED
     assert [v.field for v in caught.value.violations] == ["texts[1]", "texts[3]"]
     assert caught.value.metadata == {"language": "es", "supported": "en"}
-    assert stored_batches.added == []
+    assert store.batches == {} and store.items == {}
 
 
 async def test_a_batch_stating_its_language_is_not_detected_and_keeps_the_language(
-    batches: BatchUseCases, stored_batches: FakeBatches, detector: FakeLanguageDetector
+    batches: BatchUseCases, store: FakeStorage, detector: FakeLanguageDetector
 ) -> None:
     batch = await batches.create("acme", ["es: uno", "dos"], QUALITY, "key", language_code="en")
     assert detector.calls == []
     assert batch.language_code == "en"
-    assert stored_batches.added[0][0].language_code == "en"
+    assert [b.language_code for b in store.batches.values()] == ["en"]
     # The same request id with another stated language is another request.
     with pytest.raises(AlreadyExists):
         await batches.create("acme", ["es: uno", "dos"], QUALITY, "key", language_code="en-GB")
