@@ -58,6 +58,7 @@ TARGETS = [
     ("unary c64 >= 1.5 x FastAPI peer", "unary.short.c64.ratio_to_peer", True, 1.5, "x"),
     ("unary c64 p99 < 30 ms", "unary.short.c64.p99_ms", False, 30.0, "ms"),
     ("server memory (PSS) < 300 MB", "memory.server_peak_pss_mb", False, 300.0, "MB"),
+    ("event loop hold of one call < 20 ms", "loop_hold.max_hold_ms", False, 20.0, "ms"),
 ]  # fmt: skip
 
 

@@ -138,6 +138,7 @@ class Application:
         self._server: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
         self._writer: GroupCommitWriter | None = None
+        self._analyst: Analyst | None = None
         self._cache: LruResultCache | RedisResultCache | None = None
         self._engine: AsyncEngine | None = None
         self.workers: list[BatchWorker] = []
@@ -179,7 +180,7 @@ class Application:
             # An opt-in analyzer whose data is not free for every use says so at each start.
             if notice := getattr(analyzer, "licence_notice", ""):
                 log.warning("analyzer licence", analyzer=analyzer.info.name, notice=notice)
-        analyst = Analyst(
+        analyst = self._analyst = Analyst(
             analyzers,
             cache=self._cache,
             cache_secret=derive_key(self._secret, "result-cache"),
@@ -317,6 +318,8 @@ class Application:
         await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
         if self._writer is not None:
             await self._writer.close()
+        if self._analyst is not None:
+            self._analyst.close()
         if isinstance(self._cache, RedisResultCache):
             await self._cache.close()
         self._server = None
