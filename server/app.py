@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -30,7 +31,7 @@ from server.keys import derive_key, purpose_secret
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
 from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
-from server.service.analyst import Analyst
+from server.service.analyst import SWITCH_INTERVAL_SECONDS, Analyst
 from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
@@ -176,6 +177,7 @@ class Application:
             RedisResultCache(settings.redis_url) if settings.redis_url else LruResultCache()
         )
         analyzers = load_analyzers(settings.analyzers)
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # long texts are analysed in a thread
         for analyzer in analyzers.values():
             # An opt-in analyzer whose data is not free for every use says so at each start.
             if notice := getattr(analyzer, "licence_notice", ""):

@@ -31,13 +31,17 @@ T = TypeVar("T")
 _SLICE_SECONDS = 0.005
 # Longer texts are analysed in a thread: the costliest analysis per character (emoji,
 # for sentiment) takes about 6 ms at this length, ten times that at 10,000 characters,
-# which would hold every other call of the process. A thread holds the event loop no
-# longer than the interpreter's switch interval (5 ms); for short texts the hand-off
-# would cost more than the analysis.
+# which would hold every other call of the process. For short texts the hand-off would
+# cost more than the analysis.
 INLINE_CHARS = 1_000
-# Analysis is CPU work under the GIL: more threads would not make it faster, two keep one
-# caller's long texts from queueing all others' behind them.
-ANALYSIS_THREADS = 2
+# Analysis is CPU work under the GIL: more threads would not make it faster, and each one
+# more competes with the event loop for the GIL.
+ANALYSIS_THREADS = 1
+# While the analysis thread runs, the event loop waits up to the interpreter's switch
+# interval each time it takes the GIL back (after every poll for I/O), and a call takes it
+# back several times. At CPython's default of 5 ms, 10,000-emoji texts from one tenant
+# held another's paced calls to 40% of their rate; at 1 ms they kept it (tests/reliability).
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
