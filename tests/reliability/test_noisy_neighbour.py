@@ -20,6 +20,7 @@ from pathlib import Path
 
 import grpc
 import grpc.aio
+import psutil
 import pytest
 from helpers.attacker import ATTACKS, CALLS_PER_SECOND
 from helpers.auth import authed_channel, make_token
@@ -49,6 +50,15 @@ class Victim:
         self.codes: Counter[str] = Counter()
         self.ids: list[str] = []
         self.stopping = False
+        self.peak_rss: dict[str, int] = defaultdict(int)
+
+    async def sample_memory(self, pid: int) -> None:
+        """The server's peak resident memory in each window, for the printed figures."""
+        process = psutil.Process(pid)
+        while not self.stopping:
+            rss = process.memory_info().rss
+            self.peak_rss[self.window] = max(self.peak_rss[self.window], rss)
+            await asyncio.sleep(0.2)
 
     async def client(self, target: str, number: int) -> None:
         rng = random.Random(number)
@@ -124,6 +134,7 @@ async def test_a_hostile_tenant_neither_fails_nor_slows_another(
             clients = [
                 asyncio.create_task(victim.client(server.target, n)) for n in range(VICTIM_CLIENTS)
             ]
+            clients.append(asyncio.create_task(victim.sample_memory(server.pid)))
             attacker: dict[str, dict[str, int]] = {}
             try:
                 await asyncio.sleep(2.0)  # warm-up: connections, caches, the JIT of nothing
@@ -147,11 +158,14 @@ async def test_a_hostile_tenant_neither_fails_nor_slows_another(
         )
         print(f"  baseline p99 {baseline:.1f} ms (quiet windows: "
               + ", ".join(f"{q:.1f}" for q in quiet) + ")")  # fmt: skip
+        quiet_rss = max(v for k, v in victim.peak_rss.items() if k.startswith("quiet")) >> 20
+        print(f"  server peak RSS in quiet windows {quiet_rss} MB")
         for phase, p99 in attacked.items():
             samples = len(victim.latency[phase])
             print(
-                f"  {phase:26} victim p99 {p99:6.1f} ms ({p99 / baseline:4.2f}x, {samples} calls)"
-                f"  attacker got {attacker[phase]}"
+                f"  {phase:26} victim p99 {p99:6.1f} ms ({p99 / baseline:4.2f}x, {samples} calls),"
+                f" server peak RSS {victim.peak_rss[phase] >> 20} MB;"
+                f" attacker got {attacker[phase]}"
             )
         print(f"  victim calls: {dict(victim.codes)}")
     assert set(victim.codes) == {"OK"}, victim.codes
