@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -30,7 +31,7 @@ from server.keys import derive_key, purpose_secret
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
 from server.metrics import PrometheusMetrics
 from server.service.analyses import AnalysisUseCases
-from server.service.analyst import Analyst
+from server.service.analyst import SWITCH_INTERVAL_SECONDS, Analyst
 from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
@@ -147,6 +148,7 @@ class Application:
         self._server: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
         self._writer: GroupCommitWriter | None = None
+        self._analyst: Analyst | None = None
         self._cache: LruResultCache | RedisResultCache | None = None
         self._engine: AsyncEngine | None = None
         self.workers: list[BatchWorker] = []
@@ -182,11 +184,12 @@ class Application:
 
         self._cache = result_cache(settings)
         analyzers = load_analyzers(settings.analyzers)
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # long texts are analysed in a thread
         for analyzer in analyzers.values():
             # An opt-in analyzer whose data is not free for every use says so at each start.
             if notice := getattr(analyzer, "licence_notice", ""):
                 log.warning("analyzer licence", analyzer=analyzer.info.name, notice=notice)
-        analyst = Analyst(
+        analyst = self._analyst = Analyst(
             analyzers,
             cache=self._cache,
             cache_secret=derive_key(self._secret, "result-cache"),
@@ -324,6 +327,8 @@ class Application:
         await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
         if self._writer is not None:
             await self._writer.close()
+        if self._analyst is not None:
+            self._analyst.close()
         if isinstance(self._cache, RedisResultCache):
             await self._cache.close()
         self._server = None

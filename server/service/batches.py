@@ -17,7 +17,6 @@ from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payloa
 from server.domain.validation import require_id, validate_batch_request
 from server.service.analyses import enum_filter
 from server.service.analyst import Clock, cooperatively, stated_code, utc_now
-from server.service.concurrency import run_to_completion
 from server.service.paging import MAX_COUNTED_ROWS, Page, Pager
 from server.service.ports import (
     BatchFilter,
@@ -26,9 +25,11 @@ from server.service.ports import (
     RateLimiter,
     UnitOfWorkFactory,
 )
+from server.service.watching import WatchHub
 
-# How often WatchBatch looks at the batch: it sees other replicas' progress through the
-# database, and coalesces changes in between into one snapshot.
+# How often a watched batch is read: watchers see other replicas' progress through the
+# database, and changes in between are coalesced into one snapshot. One read per interval
+# serves every watcher of the batch in this process.
 WATCH_POLL_SECONDS = 0.25
 
 
@@ -56,7 +57,7 @@ class BatchUseCases:
         self._max_text_chars = max_text_chars
         self._max_batch_texts = max_batch_texts
         self._clock = clock
-        self._poll = watch_poll_seconds
+        self._hub = WatchHub(self.get, watch_poll_seconds)
         # Set when a batch is stored here, so local workers start without waiting to poll.
         self.created = asyncio.Event()
 
@@ -182,20 +183,9 @@ class BatchUseCases:
             await uow.commit()
         return await self.get(tenant, batch_id)
 
-    async def watch(self, tenant: str, batch_id: str) -> AsyncIterator[Batch]:
+    def watch(self, tenant: str, batch_id: str) -> AsyncIterator[Batch]:
         """The current snapshot, then one per change, ending with the finished one."""
-        last = await self.get(tenant, batch_id)
-        yield last
-        while not last.status.finished:
-            await asyncio.sleep(self._poll)
-            current = await run_to_completion(self.get(tenant, batch_id))
-            if (current.status, current.completed_count, current.failed_count) != (
-                last.status,
-                last.completed_count,
-                last.failed_count,
-            ):
-                last = current
-                yield current
+        return self._hub.watch(tenant, batch_id)
 
 
 def _replay(stored: Batch, requested_hash: str | None) -> Batch:

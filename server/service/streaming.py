@@ -19,7 +19,7 @@ from server.domain.errors import (
 from server.domain.language import Language, Languages
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
-from server.service.analyst import Analyst, Job
+from server.service.analyst import Analyst, Job, cooperatively
 from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
 log = structlog.get_logger("textlens.streaming")
@@ -109,7 +109,8 @@ class StreamUseCases:
         if message_error is not None:
             return message_error
         checked: list[tuple[str, AnalysisType, Language] | InvalidArgument] = []
-        for item in items:
+        # A message of 1,000 long texts takes a while to check: hand the loop back now and then.
+        async for item in cooperatively(items):
             try:
                 text, kind, _ = validate_analysis_request(
                     item.text, item.analysis_type, "", self._max_text_chars

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+import threading
 
+import structlog
+import structlog.testing
 from helpers.fakes import FakeMetrics, FakeQualityAnalyzer
 
 from server.adapters.cache import LruResultCache
 from server.domain.analyzers import QualityAnalyzer, SentimentAnalyzer
+from server.domain.analyzers.base import AnalysisResult
 from server.domain.model import AnalysisStatus, AnalysisType
-from server.service.analyst import Analyst, Job, cache_key
+from server.service.analyst import INLINE_CHARS, Analyst, Job, cache_key
 from server.service.ports import CachedResult, CacheKey
 
 SECRET = b"k" * 32
@@ -123,3 +128,70 @@ async def test_the_lru_forgets_the_least_recently_used() -> None:
     await cache.get_many([a])
     await cache.put_many([(c, entry)])
     assert [r is not None for r in await cache.get_many([a, b, c])] == [True, False, True]
+
+
+class HeldQualityAnalyzer(FakeQualityAnalyzer):
+    """Holds each long text's analysis until the test lets it go (5 s at most)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def analyze(self, text: str) -> AnalysisResult:
+        if len(text) > INLINE_CHARS:
+            self.release.wait(timeout=5)
+        return super().analyze(text)
+
+
+async def test_other_calls_are_answered_while_a_long_text_is_being_analysed() -> None:
+    analyzer = HeldQualityAnalyzer()
+    analyst = analyst_with(analyzer)
+    finished: list[str] = []
+
+    async def call(name: str, text: str) -> None:
+        await analyst.run(name, [Job(text, AnalysisType.QUALITY)])
+        finished.append(name)
+
+    long_call = asyncio.create_task(call("long", "word " * INLINE_CHARS))
+    await asyncio.sleep(0)
+    await call("short", "a short text")
+    analyzer.release.set()
+    await long_call
+    analyst.close()
+    # Had the long text held the event loop, the short call would have waited for it.
+    assert finished == ["short", "long"]
+
+
+async def test_long_and_short_texts_of_one_run_come_back_in_order_with_its_log_context() -> None:
+    analyzer = ThreadNotingQualityAnalyzer()
+    analyst = analyst_with(analyzer)
+    texts = ["short one", "boom " * INLINE_CHARS, "short two", "long " * INLINE_CHARS]
+    merge = [structlog.contextvars.merge_contextvars]
+    with (
+        structlog.testing.capture_logs(processors=merge) as logs,
+        structlog.contextvars.bound_contextvars(request_id="r-1"),
+    ):
+        analyses = await analyst.run("acme", [Job(t, AnalysisType.QUALITY) for t in texts])
+    analyst.close()
+    assert [a.text for a in analyses] == texts
+    assert [a.status for a in analyses] == [
+        AnalysisStatus.COMPLETED,
+        AnalysisStatus.FAILED,
+        AnalysisStatus.COMPLETED,
+        AnalysisStatus.COMPLETED,
+    ]
+    assert len({threading.get_ident(), *analyzer.threads}) == 2
+    (failure,) = [line for line in logs if line["event"] == "analyzer failed"]
+    assert failure["request_id"] == "r-1"
+
+
+class ThreadNotingQualityAnalyzer(FakeQualityAnalyzer):
+    """Remembers the threads it ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def analyze(self, text: str) -> AnalysisResult:
+        self.threads.add(threading.get_ident())
+        return super().analyze(text)
