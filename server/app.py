@@ -44,13 +44,17 @@ from server.transport.auth import (
     token_banner,
 )
 from server.transport.grpc_server import (
+    ANALYSIS_SERVICE,
+    BATCH_SERVICE,
     TEXTLENS_SERVICES,
-    HealthServicer,
+    Capacity,
     create_health_server,
     create_server,
     server_credentials,
 )
+from server.transport.health import HealthServicer
 from server.transport.interceptors.auth import AuthInterceptor
+from server.transport.interceptors.concurrency import Cap, TenantConcurrencyInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
@@ -74,6 +78,20 @@ def shared_secret(settings: Settings, dev_secret: str | None) -> str:
         ),
         jwt_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         dev_secret=dev_secret,
+    )
+
+
+def tenant_caps(settings: Settings) -> TenantConcurrencyInterceptor:
+    """Each tenant's open streams and watches, capped per server process."""
+    return TenantConcurrencyInterceptor(
+        {
+            f"/{ANALYSIS_SERVICE}/AnalyzeStream": Cap(
+                "streams", settings.max_streams_per_tenant, "TEXTLENS_MAX_STREAMS_PER_TENANT"
+            ),
+            f"/{BATCH_SERVICE}/WatchBatch": Cap(
+                "watches", settings.max_watches_per_tenant, "TEXTLENS_MAX_WATCHES_PER_TENANT"
+            ),
+        }
     )
 
 
@@ -127,7 +145,7 @@ class Application:
         self.migrate_schema = migrate_schema
         self.check_schema = check_schema
         self.serve_metrics = serve_metrics
-        self.health = HealthServicer()
+        self.health = HealthServicer(settings.max_health_watches)
         self.keys = load_keys(settings, dev_secret)
         self._secret = shared_secret(settings, dev_secret)
         self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
@@ -216,10 +234,19 @@ class Application:
                 RequestContextInterceptor(observers=[metrics]),
                 TracingInterceptor(self.tracer_provider),
                 AuthInterceptor(TokenVerifier(self.keys)),
+                tenant_caps(settings),
             ],
-            analysis=AnalysisServicer(analyses, streams),
+            analysis=AnalysisServicer(
+                analyses, streams, stream_idle_seconds=settings.stream_idle_seconds
+            ),
             batches=BatchServicer(batches),
             health_servicer=self.health,
+            capacity=Capacity(
+                max_concurrent_rpcs=settings.max_concurrent_rpcs,
+                max_streams_per_connection=settings.max_streams_per_connection,
+                stream_window_bytes=settings.stream_window_bytes,
+                connection_idle_seconds=settings.connection_idle_seconds,
+            ),
         )
         self.workers = [
             BatchWorker(
