@@ -43,9 +43,11 @@ from server.transport.auth import (
     load_keys,
     token_banner,
 )
+from server.transport.codec import StreamAnswerSize
 from server.transport.grpc_server import (
     ANALYSIS_SERVICE,
     BATCH_SERVICE,
+    MAX_MESSAGE_BYTES,
     TEXTLENS_SERVICES,
     Capacity,
     create_health_server,
@@ -218,7 +220,12 @@ class Application:
             writer=self._writer,
         )
         streams = StreamUseCases(
-            uow, analyst, max_text_chars=max_chars, limiter=limiter, metrics=metrics
+            uow,
+            analyst,
+            max_text_chars=max_chars,
+            limiter=limiter,
+            metrics=metrics,
+            answer_size=StreamAnswerSize(MAX_MESSAGE_BYTES),
         )
         batches = BatchUseCases(
             uow,
