@@ -48,6 +48,8 @@ from server.transport.grpc_server import (
     ANALYSIS_SERVICE,
     BATCH_SERVICE,
     MAX_MESSAGE_BYTES,
+    REFLECTION_V1,
+    REFLECTION_V1ALPHA,
     TEXTLENS_SERVICES,
     Capacity,
     create_health_server,
@@ -56,7 +58,7 @@ from server.transport.grpc_server import (
 )
 from server.transport.health import HealthServicer
 from server.transport.interceptors.auth import AuthInterceptor
-from server.transport.interceptors.concurrency import Cap, TenantConcurrencyInterceptor
+from server.transport.interceptors.concurrency import Cap, OpenCallsInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
@@ -83,10 +85,19 @@ def shared_secret(settings: Settings, dev_secret: str | None) -> str:
     )
 
 
-def tenant_caps(settings: Settings) -> TenantConcurrencyInterceptor:
-    """Each tenant's open streams and watches, capped per server process."""
-    return TenantConcurrencyInterceptor(
+def tenant_caps(settings: Settings) -> OpenCallsInterceptor:
+    """Each tenant's open streams and watches, and everyone's reflection streams, capped
+    per server process (health watches are capped by the health servicer)."""
+    reflection = Cap(
+        "reflection streams",
+        settings.max_reflection_streams,
+        "TEXTLENS_MAX_REFLECTION_STREAMS",
+        per_tenant=False,
+    )
+    return OpenCallsInterceptor(
         {
+            f"/{REFLECTION_V1ALPHA}/ServerReflectionInfo": reflection,
+            f"/{REFLECTION_V1}/ServerReflectionInfo": reflection,
             f"/{ANALYSIS_SERVICE}/AnalyzeStream": Cap(
                 "streams", settings.max_streams_per_tenant, "TEXTLENS_MAX_STREAMS_PER_TENANT"
             ),

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     max_streams_per_tenant: int = Field(default=16, ge=1)
     max_watches_per_tenant: int = Field(default=32, ge=1)
     max_health_watches: int = Field(default=100, ge=1)
+    max_reflection_streams: int = Field(default=20, ge=1)
     stream_idle_seconds: float = Field(default=300.0, gt=0)
     connection_idle_seconds: float = Field(default=600.0, gt=0)
 

@@ -27,7 +27,8 @@ TEXTLENS_SERVICES = (ANALYSIS_SERVICE, BATCH_SERVICE)
 
 # grpc-stubs predates grpc.aio's reflection servicer.
 _ReflectionServicer: Any = reflection.aio.ReflectionServicer  # type: ignore[attr-defined]
-_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+REFLECTION_V1ALPHA: str = reflection.SERVICE_NAME
 
 # Large enough for a full batch of long texts; anything bigger is refused by gRPC
 # with RESOURCE_EXHAUSTED before any decoding work.
@@ -137,7 +138,7 @@ def _add_reflection(server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(
-                _REFLECTION_V1,
+                REFLECTION_V1,
                 {
                     "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
                         servicer.ServerReflectionInfo,

@@ -34,7 +34,7 @@ def tenant() -> str:
 
 
 class _Idle(Exception):
-    """A stream's client sent nothing for the idle timeout while nothing was owed to it."""
+    """A stream's client sent nothing, nor half-closed, for the idle timeout."""
 
 
 class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):

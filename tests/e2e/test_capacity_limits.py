@@ -4,6 +4,7 @@ streams are closed; health watches end at once at shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import grpc.aio
 import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from helpers.auth import authed_channel, make_token, server_settings
 from helpers.process import ServerProcess
 from helpers.rpc import detail, reason, rich_status
@@ -40,6 +42,7 @@ async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Applica
             max_streams_per_tenant=2,
             max_watches_per_tenant=2,
             max_health_watches=3,
+            max_reflection_streams=2,
             stream_idle_seconds=1.0,
         )
     )
@@ -157,6 +160,27 @@ async def test_unauthenticated_health_watches_are_capped_per_server(app: Applica
         assert checked.status == health_pb2.HealthCheckResponse.SERVING
         for watch in watches:
             watch.cancel()
+
+
+async def test_unauthenticated_reflection_streams_are_capped_per_server(
+    app: Application,
+) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        ask = reflection_pb2.ServerReflectionRequest(list_services="")
+        held = [stub.ServerReflectionInfo() for _ in range(2)]
+        for call in held:
+            await call.write(ask)
+            assert (await call.read()).list_services_response.service
+        over = stub.ServerReflectionInfo()
+        with contextlib.suppress(grpc.aio.AioRpcError):  # it may already have ended
+            await over.write(ask)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await over.read()
+        assert_concurrency_limited(refused.value, "TEXTLENS_MAX_REFLECTION_STREAMS")
+        for call in held:
+            await call.done_writing()
+            assert await call.code() == grpc.StatusCode.OK
 
 
 async def test_a_stream_that_sends_nothing_for_the_idle_timeout_is_closed(
