@@ -7,10 +7,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from helpers.auth import authed_channel, make_token
 from helpers.process import ServerProcess
 
 from textlens.v1 import analysis_service_pb2, analysis_service_pb2_grpc
+
+pytestmark = pytest.mark.slow
 
 STREAMS = 16
 ITEMS = 50
@@ -84,4 +87,10 @@ async def test_sixteen_streams_of_large_messages_that_never_read_keep_rss_bounde
             for channel in channels:
                 await channel.close()
     growth = peak - baseline
+    print(
+        f"\n{STREAMS} streams sending {message.ByteSize() / 1e6:.1f} MB messages, never "
+        f"reading, for {SECONDS:g} s: server RSS {baseline / 2**20:.0f} MiB, peak "
+        f"{peak / 2**20:.0f} MiB (+{growth / 2**20:.0f} MiB); "
+        f"{sum(sent)} messages sent in all"
+    )
     assert growth < RSS_GROWTH_BOUND, f"RSS grew by {growth / 2**20:.0f} MiB"
