@@ -42,9 +42,18 @@ def reserve(host: str, port: int) -> list[socket.socket]:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 _bind(probe, address, port)
             guard = socket.socket(family, socket.SOCK_STREAM)
-            held.append(guard)
             guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            _bind(guard, address, port)
+            try:
+                guard.bind(address)
+            except OSError as exc:
+                guard.close()
+                # Nothing listens (the check passed): connections in TIME_WAIT left by a
+                # program without SO_REUSEPORT block the guard, not the server. It starts
+                # unguarded rather than refuse a free port.
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+            else:
+                held.append(guard)
     except BaseException:
         for guard in held:
             guard.close()
