@@ -225,3 +225,69 @@ async def test_health_watches_end_at_once_at_shutdown(tmp_path: Path) -> None:
             assert await asyncio.to_thread(server.wait, grace) == 0
             # Far less than the grace period: nothing waited for the watches.
             assert time.monotonic() - started < grace / 2
+
+
+async def test_past_the_servers_call_cap_a_new_call_is_refused_and_later_served(
+    tmp_path: Path,
+) -> None:
+    application = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            batch_workers=0,
+            max_concurrent_rpcs=2,
+        )
+    )
+    await application.start()
+    try:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel,
+            authed_channel(application.port, make_token("caller")) as authed,
+        ):
+            health = health_pb2_grpc.HealthStub(channel)
+            watches = [health.Watch(health_pb2.HealthCheckRequest()) for _ in range(2)]
+            for watch in watches:
+                assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+            stub = analysis_service_pb2_grpc.AnalysisServiceStub(authed)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            for watch in watches:
+                watch.cancel()
+            for _ in range(100):
+                try:
+                    await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
+                    break
+                except grpc.aio.AioRpcError as error:  # the watches are still ending
+                    if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        raise
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("calls still refused once the watches had ended")
+    finally:
+        await application.stop(0)
+
+
+async def test_calls_past_the_per_connection_stream_cap_wait_for_a_free_stream(
+    tmp_path: Path,
+) -> None:
+    application = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            batch_workers=0,
+            max_streams_per_connection=1,
+        )
+    )
+    await application.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watch = health.Watch(health_pb2.HealthCheckRequest())
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+            check = asyncio.ensure_future(health.Check(health_pb2.HealthCheckRequest()))
+            await asyncio.sleep(0.5)
+            assert not check.done()  # queued by the client: the connection has no stream free
+            watch.cancel()
+            answer = await asyncio.wait_for(check, 30)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await application.stop(0)
