@@ -39,10 +39,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 class Capacity:
     """What any client can make one server process hold (TEXTLENS_* settings)."""
 
-    max_concurrent_rpcs: int = 1_000
-    max_streams_per_connection: int = 100
-    stream_window_bytes: int = 256 * 1024
-    connection_idle_seconds: float = 600.0
+    max_concurrent_rpcs: int
+    max_streams_per_connection: int
+    stream_window_bytes: int
+    connection_idle_seconds: float
 
 
 def server_options(capacity: Capacity) -> list[tuple[str, int]]:
