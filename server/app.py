@@ -44,14 +44,22 @@ from server.transport.auth import (
     load_keys,
     token_banner,
 )
+from server.transport.codec import StreamAnswerSize
 from server.transport.grpc_server import (
+    ANALYSIS_SERVICE,
+    BATCH_SERVICE,
+    MAX_MESSAGE_BYTES,
+    REFLECTION_V1,
+    REFLECTION_V1ALPHA,
     TEXTLENS_SERVICES,
-    HealthServicer,
+    Capacity,
     create_health_server,
     create_server,
     server_credentials,
 )
+from server.transport.health import HealthServicer
 from server.transport.interceptors.auth import AuthInterceptor
+from server.transport.interceptors.concurrency import Cap, OpenCallsInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
@@ -84,6 +92,29 @@ def shared_secret(settings: Settings, dev_secret: str | None) -> str:
         ),
         jwt_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         dev_secret=dev_secret,
+    )
+
+
+def tenant_caps(settings: Settings) -> OpenCallsInterceptor:
+    """Each tenant's open streams and watches, and everyone's reflection streams, capped
+    per server process (health watches are capped by the health servicer)."""
+    reflection = Cap(
+        "reflection streams",
+        settings.max_reflection_streams,
+        "TEXTLENS_MAX_REFLECTION_STREAMS",
+        per_tenant=False,
+    )
+    return OpenCallsInterceptor(
+        {
+            f"/{REFLECTION_V1ALPHA}/ServerReflectionInfo": reflection,
+            f"/{REFLECTION_V1}/ServerReflectionInfo": reflection,
+            f"/{ANALYSIS_SERVICE}/AnalyzeStream": Cap(
+                "streams", settings.max_streams_per_tenant, "TEXTLENS_MAX_STREAMS_PER_TENANT"
+            ),
+            f"/{BATCH_SERVICE}/WatchBatch": Cap(
+                "watches", settings.max_watches_per_tenant, "TEXTLENS_MAX_WATCHES_PER_TENANT"
+            ),
+        }
     )
 
 
@@ -137,7 +168,7 @@ class Application:
         self.migrate_schema = migrate_schema
         self.check_schema = check_schema
         self.serve_metrics = serve_metrics
-        self.health = HealthServicer()
+        self.health = HealthServicer(settings.max_health_watches)
         self.keys = load_keys(settings, dev_secret)
         self._secret = shared_secret(settings, dev_secret)
         self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
@@ -210,7 +241,12 @@ class Application:
             writer=self._writer,
         )
         streams = StreamUseCases(
-            uow, analyst, max_text_chars=max_chars, limiter=limiter, metrics=metrics
+            uow,
+            analyst,
+            max_text_chars=max_chars,
+            limiter=limiter,
+            metrics=metrics,
+            answer_size=StreamAnswerSize(MAX_MESSAGE_BYTES),
         )
         batches = BatchUseCases(
             uow,
@@ -226,10 +262,19 @@ class Application:
                 RequestContextInterceptor(observers=[metrics]),
                 TracingInterceptor(self.tracer_provider),
                 AuthInterceptor(TokenVerifier(self.keys)),
+                tenant_caps(settings),
             ],
-            analysis=AnalysisServicer(analyses, streams),
+            analysis=AnalysisServicer(
+                analyses, streams, stream_idle_seconds=settings.stream_idle_seconds
+            ),
             batches=BatchServicer(batches),
             health_servicer=self.health,
+            capacity=Capacity(
+                max_concurrent_rpcs=settings.max_concurrent_rpcs,
+                max_streams_per_connection=settings.max_streams_per_connection,
+                stream_window_bytes=settings.stream_window_bytes,
+                connection_idle_seconds=settings.connection_idle_seconds,
+            ),
         )
         self.workers = [
             BatchWorker(

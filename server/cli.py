@@ -16,6 +16,7 @@ from server.config import Settings, describe
 from server.domain.errors import SchemaOutOfDate, Unavailable
 from server.keys import ConfigurationError, dev_secret, purpose_secret
 from server.logs import configure_logging, loop_exception_handler
+from server.ports import PortInUse, reserve
 from server.transport.auth import (
     ALL_SCOPES,
     NO_KEY_MESSAGE,
@@ -176,6 +177,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"textlens-server: {exc}", file=sys.stderr)
         return 1
+    guards = []
+    if args.command == "serve" and args.worker_of is None and settings.port != 0:
+        try:
+            guards = reserve(settings.host, settings.port)
+        except PortInUse as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    try:
+        return _main(settings, args, dev)
+    finally:
+        for guard in guards:
+            guard.close()
+
+
+def _main(settings: Settings, args: argparse.Namespace, dev: str | None) -> int:
     try:
         if args.command == "serve" and settings.workers > 1 and args.worker_of is None:
             # The parent only watches its children: it never loads the service itself.

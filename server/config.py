@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     batch_poll_seconds: float = Field(default=1.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
+    # Capacity (docs/security.md, "Capacity"): what any client, or tenant, can make one
+    # server process hold, whatever it sends.
+    max_concurrent_rpcs: int = Field(default=1_000, ge=1)
+    max_streams_per_connection: int = Field(default=100, ge=1)
+    stream_window_bytes: int = Field(default=256 * 1024, ge=65_535, le=16 * 1024 * 1024)
+    max_streams_per_tenant: int = Field(default=16, ge=1)
+    max_watches_per_tenant: int = Field(default=32, ge=1)
+    max_health_watches: int = Field(default=100, ge=1)
+    max_reflection_streams: int = Field(default=20, ge=1)
+    stream_idle_seconds: float = Field(default=300.0, gt=0)
+    connection_idle_seconds: float = Field(default=600.0, gt=0)
+
     # Secrets and token policy (docs/security.md). Each secret may instead come from a
     # file named by the same setting with _FILE appended (a mounted secret).
     jwt_secret_file: Path | None = None

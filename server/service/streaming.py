@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
@@ -56,6 +57,37 @@ class ItemOutcome:
 MessageOutcome = list[ItemOutcome] | InvalidArgument
 
 
+class AnswerSize(Protocol):
+    """Sizes a message's answer against what the transport may send (``limit`` bytes)."""
+
+    limit: int
+
+    def of(self, outcomes: Sequence[ItemOutcome]) -> int:
+        """The answer's size, or a bound of it when that is under the limit."""
+        ...
+
+
+class _Unbounded:
+    limit = 2**63
+
+    def of(self, outcomes: Sequence[ItemOutcome]) -> int:
+        return 0
+
+
+def answer_too_large(count: int, size: int, limit: int) -> InvalidArgument:
+    return InvalidArgument(
+        [
+            FieldViolation(
+                "items",
+                f"the answer to these {count} items would take {size:,} bytes, over the "
+                f"{limit:,}-byte message limit; nothing was stored: send fewer or shorter "
+                "items per message",
+                ErrorReason.STREAM_MESSAGE_TOO_LARGE,
+            )
+        ]
+    )
+
+
 @dataclass(slots=True)
 class _End:
     error: BaseException | None = None
@@ -94,7 +126,11 @@ class StreamUseCases:
         metrics: Metrics | None = None,
         pipeline_depth: int = PIPELINE_DEPTH,
         languages: Languages | None = None,
+        answer_size: AnswerSize | None = None,
     ) -> None:
+        # A message whose answer could not be sent is refused before anything is stored:
+        # stored rows whose ids never reach the client would be charged and orphaned.
+        self._answer_size = answer_size or _Unbounded()
         self._uow = uow
         self._languages = languages or Languages()
         self._limiter = limiter or NoLimit()
@@ -136,6 +172,10 @@ class StreamUseCases:
             else:
                 admitted -= 1
                 outcomes.append(ItemOutcome(item.ref, analysis=next(analyses)))
+        # Known only once analysed (sentences travel back too), but before any storing.
+        size = self._answer_size.of(outcomes)
+        if size > self._answer_size.limit:
+            return answer_too_large(len(items), size, self._answer_size.limit)
         return outcomes
 
     async def _admit(self, tenant: str, count: int) -> tuple[int, ResourceExhausted | None]:

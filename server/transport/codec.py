@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
@@ -17,7 +18,7 @@ from server.domain.analyzers.base import (
 from server.domain.errors import TextLensError
 from server.domain.model import Analysis, Batch
 from server.service.paging import Page
-from server.service.streaming import MessageOutcome, StreamItem
+from server.service.streaming import ItemOutcome, MessageOutcome, StreamItem
 from server.transport.errors import to_status_proto
 from textlens.v1 import analysis_pb2, analysis_service_pb2, batch_pb2, batch_service_pb2
 
@@ -198,3 +199,24 @@ def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStre
             for item in outcome
         ]
     )
+
+
+class StreamAnswerSize:
+    """Sizes AnalyzeStream answers against the transport's send limit, cheaply: a message
+    is encoded to be measured only when a bound says its answer could be too large."""
+
+    # Besides its texts, an item's answer holds at most this many bytes (id, times, scores,
+    # analyzer, emotion categories, quality issues), and each character of its text at
+    # most this many (the text, again in its sentences, each sentence's own fields).
+    PER_ITEM = 4096
+    PER_CHAR = 64
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def of(self, outcomes: Sequence[ItemOutcome]) -> int:
+        chars = sum(len(o.analysis.text) for o in outcomes if o.analysis is not None)
+        bound = self.PER_ITEM * len(outcomes) + self.PER_CHAR * chars
+        if bound <= self.limit:
+            return bound
+        return stream_response(list(outcomes)).ByteSize()

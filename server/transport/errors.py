@@ -83,13 +83,19 @@ def to_status_proto(error: errors.TextLensError) -> status_pb2.Status:
                 error_details_pb2.QuotaFailure(
                     violations=[
                         error_details_pb2.QuotaFailure.Violation(
-                            subject=error.subject, description=f"rate limit {error.quota}"
+                            subject=error.subject, description=_quota_description(error)
                         )
                     ]
                 )
             )
         )
     return status
+
+
+def _quota_description(error: errors.ResourceExhausted) -> str:
+    if error.reason is errors.ErrorReason.CONCURRENCY_LIMITED:
+        return f"concurrency limit {error.quota}"
+    return f"rate limit {error.quota}"
 
 
 def internal_status_proto() -> status_pb2.Status:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 from google.protobuf import empty_pb2
 
 from server.domain.model import DEFAULT_TENANT
@@ -31,10 +33,21 @@ def tenant() -> str:
     return (call.tenant if call is not None else None) or DEFAULT_TENANT
 
 
+class _Idle(Exception):
+    """A stream's client sent nothing, nor half-closed, for the idle timeout."""
+
+
 class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
-    def __init__(self, analyses: AnalysisUseCases, streams: StreamUseCases) -> None:
+    def __init__(
+        self,
+        analyses: AnalysisUseCases,
+        streams: StreamUseCases,
+        *,
+        stream_idle_seconds: float = 300.0,
+    ) -> None:
         self._analyses = analyses
         self._streams = streams
+        self._idle_seconds = stream_idle_seconds
 
     async def CreateAnalysis(
         self, request: analysis_service_pb2.CreateAnalysisRequest, context: Context
@@ -74,12 +87,30 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         request_iterator: AsyncIterator[analysis_service_pb2.AnalyzeStreamRequest],
         context: Context,
     ) -> AsyncIterator[analysis_service_pb2.AnalyzeStreamResponse]:
+        idle = self._idle_seconds
+
         async def messages() -> AsyncIterator[list[StreamItem]]:
-            async for request in request_iterator:
+            requests = aiter(request_iterator)
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        request = await anext(requests)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise _Idle from None
                 yield codec.stream_items(request)
 
-        async for outcome in self._streams.analyze_stream(tenant(), messages()):
-            yield codec.stream_response(outcome)
+        try:
+            async for outcome in self._streams.analyze_stream(tenant(), messages()):
+                yield codec.stream_response(outcome)
+        except _Idle:
+            # An open stream holds a task, a pipeline and transport windows: one left
+            # open and silent is closed, as an idle connection would be.
+            await context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"no message for {idle:g} s (TEXTLENS_STREAM_IDLE_SECONDS): stream closed",
+            )
 
 
 class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
