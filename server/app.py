@@ -28,7 +28,7 @@ from server.domain.analyzers import load_analyzers
 from server.domain.errors import SchemaOutOfDate
 from server.keys import derive_key, purpose_secret
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
-from server.metrics import PrometheusMetrics
+from server.metrics import PrometheusMetrics, methods_of
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
 from server.service.batches import BatchUseCases
@@ -54,12 +54,20 @@ from server.transport.interceptors.auth import AuthInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
+from textlens.v1 import analysis_service_pb2, batch_service_pb2
 
 log = structlog.get_logger("textlens.app")
 
 PENDING_REFRESH_SECONDS = 5.0
 HEALTH_CHECK_SECONDS = 1.0
 HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
+
+# Whose call series exist from the start (reflection's come with its first call).
+SERVED_SERVICES = (
+    analysis_service_pb2.DESCRIPTOR.services_by_name["AnalysisService"],
+    batch_service_pb2.DESCRIPTOR.services_by_name["BatchService"],
+    health_pb2.DESCRIPTOR.services_by_name["Health"],
+)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -221,6 +229,7 @@ class Application:
             batches=BatchServicer(batches),
             health_servicer=self.health,
         )
+        metrics.initialise(methods_of(*SERVED_SERVICES))
         self.workers = [
             BatchWorker(
                 uow,

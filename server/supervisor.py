@@ -186,17 +186,20 @@ class Supervisor:
     def _serve_metrics(self) -> Any:
         if self.settings.metrics_port is None:
             return None
-        from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
-        from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        from server.metrics_processes import combined_registry  # noqa: PLC0415
 
         directory = self.state / "metrics"
         directory.mkdir(exist_ok=True)
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+        registry = combined_registry(str(directory), self._live_children)
         server, _ = start_http_server(
             self.settings.metrics_port, addr=self.settings.host, registry=registry
         )
         return server
+
+    def _live_children(self) -> list[int]:
+        return [child.pid for child in list(self.children.values()) if child.poll() is None]
 
     def _mark_dead(self, pid: int) -> None:
         if self.settings.metrics_port is not None:

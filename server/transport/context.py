@@ -20,6 +20,8 @@ class CallState:
     messages_received: int = 0
     messages_sent: int = 0
     trace_id: str | None = None
+    span_id: str | None = None
+    trace_sampled: bool = False
 
 
 class PeerGone(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ import grpc.aio
 import pytest
 import structlog
 from helpers.auth import authed_channel, make_token, server_settings
+from helpers.deploy import tool
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,7 +23,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from server.app import Application
 from server.logs import configure_logging
-from server.metrics import PrometheusMetrics
+from server.metrics import GO_CODE_NAMES, PrometheusMetrics, build_version
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from textlens.v1 import (
@@ -54,9 +56,11 @@ class Observed:
             json.loads(line) for line in self.log.getvalue().splitlines() if line.startswith("{")
         ]
 
-    def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.app.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
+    def metrics(self, accept: str = "text/plain") -> str:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.app.metrics_port}/metrics", headers={"Accept": accept}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
             return str(response.read().decode())
 
 
@@ -185,7 +189,7 @@ async def test_a_call_refused_by_auth_is_still_logged_traced_and_counted(
     span = observed.server_spans("GetAnalysis")[-1]
     assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]  # type: ignore[index]
     assert (
-        'grpc_server_handled_total{grpc_code="UNAUTHENTICATED",grpc_method="GetAnalysis",'
+        'grpc_server_handled_total{grpc_code="Unauthenticated",grpc_method="GetAnalysis",'
         'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"}'
     ) in observed.metrics()
 
@@ -259,3 +263,98 @@ async def test_a_client_streaming_call_goes_through_the_same_interceptors() -> N
     labels = ("client_stream", "test.Counter", "Count")
     assert metrics.received.labels(*labels)._value.get() == 3
     assert metrics.handled.labels(*labels, "OK")._value.get() == 1
+
+
+async def test_status_codes_are_labelled_as_go_grpc_prometheus_writes_them(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetAnalysis(analysis_service_pb2.GetAnalysisRequest(id="an_absent"))
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest(page_size=-1))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    text = observed.metrics()
+    labels = 'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"'
+    assert (
+        _value(
+            text,
+            f'grpc_server_handled_total{{grpc_code="NotFound",grpc_method="GetAnalysis",{labels}}}',
+        )
+        >= 1
+    )
+    assert (
+        _value(
+            text,
+            f'grpc_server_handled_total{{grpc_code="InvalidArgument",'
+            f'grpc_method="ListAnalyses",{labels}}}',
+        )
+        >= 1
+    )
+    assert "NOT_FOUND" not in text and "INVALID_ARGUMENT" not in text
+
+
+async def test_every_method_has_a_series_for_every_code_before_its_first_call(
+    observed: Observed,
+) -> None:
+    text = observed.metrics()
+    for service, method, kind in (
+        ("textlens.v1.BatchService", "CancelBatch", "unary"),
+        ("textlens.v1.BatchService", "WatchBatch", "server_stream"),
+        ("grpc.health.v1.Health", "Watch", "server_stream"),
+    ):
+        labels = f'grpc_method="{method}",grpc_service="{service}",grpc_type="{kind}"'
+        for code in GO_CODE_NAMES.values():
+            assert f'grpc_server_handled_total{{grpc_code="{code}",{labels}}}' in text
+        assert f"grpc_server_started_total{{{labels}}}" in text
+        assert f'grpc_server_handling_seconds_bucket{{{labels},le="+Inf"}}' in text
+    assert (
+        _value(
+            text,
+            'grpc_server_handled_total{grpc_code="DataLoss",grpc_method="CancelBatch",'
+            'grpc_service="textlens.v1.BatchService",grpc_type="unary"}',
+        )
+        == 0
+    )
+
+
+async def test_process_python_and_build_info_series_are_served(observed: Observed) -> None:
+    text = observed.metrics()
+    assert _value(text, f'textlens_build_info{{version="{build_version()}"}}') == 1
+    assert _value(text, "process_resident_memory_bytes") > 0
+    assert _value(text, "process_cpu_seconds_total") > 0
+    assert "python_info{" in text
+    assert "python_gc_collections_total{" in text
+
+
+async def test_openmetrics_scrapes_carry_the_trace_id_of_a_call_as_an_exemplar(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        call = analysis_service_pb2_grpc.AnalysisServiceStub(channel).ListAnalyses(
+            analysis_service_pb2.ListAnalysesRequest(page_size=1),
+            metadata=(("traceparent", TRACEPARENT),),
+        )
+        await call
+    text = observed.metrics("application/openmetrics-text; version=1.0.0")
+    bucket = 'grpc_server_handling_seconds_bucket{grpc_method="ListAnalyses"'
+    lines = [line for line in text.splitlines() if line.startswith(bucket)]
+    assert any('# {trace_id="0af7651916cd43dd8448eb211c80319c"}' in line for line in lines)
+    assert "# {" not in observed.metrics(), "the classic text format has no exemplars"
+
+
+async def test_promtool_accepts_a_scrape(observed: Observed) -> None:
+    # promtool reads the classic text format (OpenMetrics is checked by the exemplar test).
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [tool("promtool"), "check", "metrics"],
+        input=observed.metrics(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout + result.stderr == ""

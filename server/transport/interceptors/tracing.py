@@ -53,12 +53,12 @@ class TracingInterceptor(ScopeInterceptor):
             span_context = span.get_span_context()
             if span_context.is_valid:
                 trace_id = format(span_context.trace_id, "032x")
-                structlog.contextvars.bind_contextvars(
-                    trace_id=trace_id, span_id=format(span_context.span_id, "016x")
-                )
+                span_id = format(span_context.span_id, "016x")
+                structlog.contextvars.bind_contextvars(trace_id=trace_id, span_id=span_id)
                 call = current_call.get(None)
                 if call is not None:
-                    call.trace_id = trace_id
+                    call.trace_id, call.span_id = trace_id, span_id
+                    call.trace_sampled = span_context.trace_flags.sampled
             code = grpc.StatusCode.OK
             try:
                 yield
