@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
 import grpc.aio
 import structlog
 from grpc_health.v1 import health_pb2
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.adapters.cache import LruResultCache, RedisResultCache
@@ -35,6 +35,7 @@ from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
+from server.tracing import shutdown as shutdown_tracing
 from server.tracing import tracer_provider as make_tracer_provider
 from server.transport.auth import (
     ALL_SCOPES,
@@ -130,6 +131,7 @@ class Application:
         serve_metrics: bool = True,
         tracer_provider: TracerProvider | None = None,
         dev_secret: str | None = None,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.settings = settings
         self.migrate_schema = migrate_schema
@@ -138,7 +140,9 @@ class Application:
         self.health = HealthServicer()
         self.keys = load_keys(settings, dev_secret)
         self._secret = shared_secret(settings, dev_secret)
-        self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
+        self.tracer_provider = tracer_provider or make_tracer_provider(
+            settings.otlp_endpoint, environ
+        )
         self.metrics = PrometheusMetrics()
         self.port: int | None = None
         self.metrics_port: int | None = None
@@ -174,7 +178,7 @@ class Application:
                 await self._engine.dispose()
                 raise
         engine = self._engine
-        trace_engine(engine, self.tracer_provider)
+        trace_engine(engine, self.tracer_provider, background=settings.trace_background)
 
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine)
@@ -222,7 +226,7 @@ class Application:
             # a request id, a log line, metrics and a span.
             interceptors=[
                 RequestContextInterceptor(observers=[metrics]),
-                TracingInterceptor(self.tracer_provider),
+                TracingInterceptor(self.tracer_provider, probes=settings.trace_background),
                 AuthInterceptor(TokenVerifier(self.keys)),
             ],
             analysis=AnalysisServicer(analyses, streams),
@@ -335,7 +339,8 @@ class Application:
         if self._engine is not None:
             await close_engine(self._engine)
         self.metrics.close()
-        self.tracer_provider.shutdown()
+        # Flushing waits on the collector: off the event loop.
+        await asyncio.to_thread(shutdown_tracing, self.tracer_provider)
         log.info("stopped")
 
     async def _stop_workers(self, grace: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -173,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             dev = _dev_secret(settings, args)
             _check_keys(settings, dev)
+            from server.tracing import export_endpoint  # noqa: PLC0415
+
+            export_endpoint(settings.otlp_endpoint, os.environ)
     except ConfigurationError as exc:
         print(f"textlens-server: {exc}", file=sys.stderr)
         return 1

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(default=10_000, gt=0)
 
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # A shorthand for OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (server.tracing).
     otlp_endpoint: str | None = None
+    # Also trace batch work, background database polls, health and reflection calls.
+    trace_background: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -145,7 +145,9 @@ async def test_streaming_calls_are_traced_and_end_when_the_stream_ends(
     assert observed.server_spans("WatchBatch")[-1].attributes["rpc.grpc.status_code"] == 0  # type: ignore[index]
 
 
-async def test_a_cancelled_stream_ends_its_span_as_cancelled(observed: Observed) -> None:
+async def test_a_cancelled_stream_ends_its_span_as_cancelled_not_as_an_error(
+    observed: Observed,
+) -> None:
     async with authed_channel(observed.app.port) as channel:
         stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
 
@@ -170,7 +172,7 @@ async def test_a_cancelled_stream_ends_its_span_as_cancelled(observed: Observed)
         await asyncio.sleep(0.05)
     span = observed.server_spans("AnalyzeStream")[-1]
     assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]  # type: ignore[index]
-    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.status_code == StatusCode.UNSET
 
 
 async def test_a_call_refused_by_auth_is_still_logged_traced_and_counted(
@@ -276,23 +278,21 @@ async def test_status_codes_are_labelled_as_go_grpc_prometheus_writes_them(
             await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest(page_size=-1))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    text = observed.metrics()
     labels = 'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"'
-    assert (
-        _value(
-            text,
-            f'grpc_server_handled_total{{grpc_code="NotFound",grpc_method="GetAnalysis",{labels}}}',
-        )
-        >= 1
+    not_found = (
+        f'grpc_server_handled_total{{grpc_code="NotFound",grpc_method="GetAnalysis",{labels}}}'
     )
-    assert (
-        _value(
-            text,
-            f'grpc_server_handled_total{{grpc_code="InvalidArgument",'
-            f'grpc_method="ListAnalyses",{labels}}}',
-        )
-        >= 1
+    invalid_argument = (
+        f'grpc_server_handled_total{{grpc_code="InvalidArgument",grpc_method="ListAnalyses",'
+        f"{labels}}}"
     )
+    # A call is counted once its status is sent, which its caller may see first.
+    for _ in range(50):
+        text = observed.metrics()
+        if _value(text, not_found) >= 1 and _value(text, invalid_argument) >= 1:
+            break
+        await asyncio.sleep(0.05)
+    assert _value(text, not_found) >= 1 and _value(text, invalid_argument) >= 1
     assert "NOT_FOUND" not in text and "INVALID_ARGUMENT" not in text
 
 
