@@ -27,6 +27,7 @@ from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.domain.errors import SchemaOutOfDate
 from server.keys import derive_key, purpose_secret
+from server.logs import announce
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
 from server.metrics import PrometheusMetrics, methods_of
 from server.service.analyses import AnalysisUseCases
@@ -398,10 +399,10 @@ async def serve(
             worker_of.touch()  # noqa: ASYNC240 - one tiny file, once
             orphan_watch = asyncio.create_task(_stop_when_orphaned(stop, parent))
         elif banner is not None:
-            print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
+            announce(f"TextLens listening on {settings.host}:{port}", banner)
             if app.keys.generated:
                 hint = token_banner(app.keys, settings.host, port, settings.dev_secret_file)
-                print(hint, file=banner, flush=True)
+                announce(hint, banner)
         await stop.wait()
     finally:
         if orphan_watch is not None:

@@ -16,7 +16,7 @@ from pydantic import SecretStr, ValidationError
 from server.config import Settings, describe
 from server.domain.errors import SchemaOutOfDate, Unavailable
 from server.keys import ConfigurationError, dev_secret, purpose_secret
-from server.logs import configure_logging, loop_exception_handler
+from server.logs import announce, configure_logging, loop_exception_handler
 from server.transport.auth import (
     ALL_SCOPES,
     NO_KEY_MESSAGE,
@@ -122,10 +122,11 @@ def _dev_secret(settings: Settings, args: argparse.Namespace) -> str | None:
         return None
     secret, created = dev_secret(settings.dev_secret_file)
     if created:
-        print(
+        announce(
             f"textlens-server: created {settings.dev_secret_file} (mode 0600), the development "
             "signing secret; keep it out of version control",
-            file=sys.stderr,
+            sys.stderr,
+            level="warning",
         )
     return secret
 
@@ -178,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             export_endpoint(settings.otlp_endpoint, os.environ)
     except ConfigurationError as exc:
-        print(f"textlens-server: {exc}", file=sys.stderr)
+        announce(f"textlens-server: {exc}", sys.stderr, level="error")
         return 1
     try:
         if args.command == "serve" and settings.workers > 1 and args.worker_of is None:
@@ -202,9 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "migrate":
             revision = _run(app.run_migrations(settings))
-            print(f"database schema at revision {revision}")
+            announce(f"database schema at revision {revision}", sys.stdout, revision=revision)
     except (SchemaOutOfDate, Unavailable) as exc:
-        print(f"textlens-server: {exc}", file=sys.stderr)
+        announce(f"textlens-server: {exc}", sys.stderr, level="error")
         return 2
     return 0
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
 import traceback
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, TextIO
 
@@ -38,13 +40,19 @@ _LOGGED = "__textlens_error_id__"
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
+# Whether lines are JSON: set by configure_logging, read by announce.
+_json_lines = False
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["auto", "json", "console"] = "auto",
     stream: TextIO | None = None,
 ) -> None:
+    global _json_lines  # noqa: PLW0603 - one logging configuration per process, like structlog's
     stream = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    _json_lines = not console
     renderer: Processor = (
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
@@ -62,6 +70,23 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     _route_standard_logging()
+
+
+def announce(message: str, stream: TextIO, *, level: str = "info", **fields: Any) -> None:
+    """A line for the person who started the server (its address, a migration's result, a
+    refusal to start): as written, or a JSON line with those words as its event when the log
+    is JSON, so that every line a JSON-logging server writes parses."""
+    if not _json_lines:
+        print(message, file=stream, flush=True)
+        return
+    line = {
+        "event": message,
+        **fields,
+        "level": level,
+        "pid": os.getpid(),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    print(json.dumps(line), file=stream, flush=True)
 
 
 def _add_pid(_logger: object, _name: str, event: EventDict) -> EventDict:

@@ -27,6 +27,7 @@ import structlog
 
 from server.config import Settings
 from server.domain.errors import SchemaOutOfDate, Unavailable
+from server.logs import announce
 
 log = structlog.get_logger("textlens.supervisor")
 
@@ -209,14 +210,10 @@ class Supervisor:
 
     def _print_banner(self, banner: TextIO) -> None:
         host = self.settings.host
-        print(
-            f"TextLens listening on {host}:{self.port} ({self.count} processes)",
-            file=banner,
-            flush=True,
-        )
+        announce(f"TextLens listening on {host}:{self.port} ({self.count} processes)", banner)
         if self.dev_secret is not None and self.settings.jwt_public_key_file is None:
             from server.transport.auth import load_keys, token_banner  # noqa: PLC0415
 
             keys = load_keys(self.settings, self.dev_secret)
             hint = token_banner(keys, host, self.port, self.settings.dev_secret_file)
-            print(hint, file=banner, flush=True)
+            announce(hint, banner)

@@ -358,3 +358,40 @@ async def test_promtool_accepts_a_scrape(observed: Observed) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout + result.stderr == ""
+
+
+async def test_an_unhandled_error_is_logged_with_the_calls_trace_and_span_ids(
+    observed: Observed,
+) -> None:
+    provider = TracerProvider()
+
+    async def broken(request: bytes, context: Any) -> bytes:
+        raise RuntimeError("a bug")
+
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor(), TracingInterceptor(provider)]
+    )
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Broken", {"Call": grpc.unary_unary_rpc_method_handler(broken)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await channel.unary_unary("/test.Broken/Call")(
+                    b"", metadata=(("traceparent", TRACEPARENT),)
+                )
+    finally:
+        await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
+    lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+    assert [r["event"] for r in lines] == ["unhandled error", "rpc"]
+    for line in lines:
+        assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+        assert len(line["span_id"]) == 16

@@ -103,7 +103,8 @@ class RequestContextInterceptor(ScopeInterceptor):
             state.code = grpc.StatusCode.CANCELLED
         except Exception:
             state.code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error")
+            # The tracing scope has ended: its ids are named here, as on the call's line.
+            log.exception("unhandled error", trace_id=state.trace_id, span_id=state.span_id)
             await abort_with_status(context, internal_status_proto(), state.request_id)
         finally:
             duration = time.perf_counter() - start
@@ -115,6 +116,7 @@ class RequestContextInterceptor(ScopeInterceptor):
                 tenant=state.tenant,
                 peer=peer,
                 trace_id=state.trace_id,
+                span_id=state.span_id,
             )
             for observer in self._observers:
                 observer.call_finished(method, state, duration)
