@@ -168,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = _settings()
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(
+            settings.log_level, settings.log_format, route_native=args.command == "serve"
+        )
         if args.command == "token":
             return _token(settings, args)
         dev = None

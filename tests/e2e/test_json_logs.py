@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +79,32 @@ async def test_every_line_is_json_with_a_collector_down_and_call_lines_carry_tra
     assert len(exporter) == 1, "the exporter's complaints are logged once a minute"
     assert exporter[0]["level"] in ("warning", "error")
     assert "Logged as JSON." not in "\n".join(process.stderr_lines + process.stdout_lines)
+
+
+_NATIVE_WRITER = """
+import os, sys, time
+from server.logs import configure_logging
+import structlog
+configure_logging("INFO", "json", route_native=True)
+os.write(2, b"E1128 11:36:43.165484   26123 add_port.cc:83] Failed to add port to server\\n")
+os.write(2, b"something else\\n")
+structlog.get_logger("textlens").info("python line")
+time.sleep(0.5)
+"""
+
+
+def test_lines_native_code_writes_to_stderr_become_json_log_lines() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _NATIVE_WRITER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    records = _parsed(result.stderr.splitlines())
+    native = next(r for r in records if r.get("source") == "add_port.cc:83")
+    assert native["event"] == "Failed to add port to server"
+    assert native["level"] == "error" and native["logger"] == "grpc"
+    assert any(r["event"] == "something else" for r in records)
+    assert any(r["event"] == "python line" for r in records)
