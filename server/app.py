@@ -47,11 +47,11 @@ from server.transport.auth import (
 )
 from server.transport.grpc_server import (
     TEXTLENS_SERVICES,
-    HealthServicer,
     create_health_server,
     create_server,
     server_credentials,
 )
+from server.transport.health import HealthServicer
 from server.transport.interceptors.auth import AuthInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor

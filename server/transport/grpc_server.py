@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from server.transport.reflection import DescriptorSetSource
@@ -24,8 +24,7 @@ ANALYSIS_SERVICE = analysis_service_pb2.DESCRIPTOR.services_by_name["AnalysisSer
 BATCH_SERVICE = batch_service_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name
 TEXTLENS_SERVICES = (ANALYSIS_SERVICE, BATCH_SERVICE)
 
-# grpc-stubs predates grpc.aio's health and reflection servicers.
-HealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
+# grpc-stubs predates grpc.aio's reflection servicer.
 _ReflectionServicer: Any = reflection.aio.ReflectionServicer  # type: ignore[attr-defined]
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 

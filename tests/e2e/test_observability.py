@@ -14,6 +14,7 @@ import grpc
 import grpc.aio
 import pytest
 import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers.auth import authed_channel, make_token, server_settings
 from helpers.deploy import tool
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -395,3 +396,44 @@ async def test_an_unhandled_error_is_logged_with_the_calls_trace_and_span_ids(
     for line in lines:
         assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
         assert len(line["span_id"]) == 16
+
+
+async def test_health_list_answers_every_services_status(observed: Observed) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{observed.app.port}") as channel:
+        answer = await health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest())
+    serving = health_pb2.HealthCheckResponse.SERVING
+    assert {name: s.status for name, s in answer.statuses.items()} == {
+        "": serving,
+        "textlens.v1.AnalysisService": serving,
+        "textlens.v1.BatchService": serving,
+    }
+
+
+async def test_a_method_that_is_not_implemented_answers_unimplemented_logged_at_info(
+    observed: Observed,
+) -> None:
+    async def missing(request: bytes, context: Any) -> bytes:
+        raise NotImplementedError
+
+    server = grpc.aio.server(interceptors=[RequestContextInterceptor()])
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Partial", {"Later": grpc.unary_unary_rpc_method_handler(missing)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await channel.unary_unary("/test.Partial/Later")(b"")
+    finally:
+        await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
+    lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+    assert [(r["event"], r["level"], r["code"]) for r in lines] == [
+        ("rpc", "info", "UNIMPLEMENTED")
+    ]

@@ -97,6 +97,15 @@ class RequestContextInterceptor(ScopeInterceptor):
         except asyncio.CancelledError:
             state.code = grpc.StatusCode.CANCELLED
             raise
+        except NotImplementedError:
+            # A method the contract lists but this server does not serve: the caller's
+            # answer is UNIMPLEMENTED, and nothing is wrong with the server.
+            state.code = grpc.StatusCode.UNIMPLEMENTED
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{method.path} is not implemented by this server",
+                trailing_metadata=((REQUEST_ID_KEY, state.request_id),),
+            )
         except PeerGone:
             # The client's doing, not a fault: logged as CANCELLED, at INFO, with no
             # traceback; there is nobody left to send a status to.

@@ -97,6 +97,9 @@ class TracingInterceptor(ScopeInterceptor):
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
                 raise
+            except NotImplementedError:
+                code = grpc.StatusCode.UNIMPLEMENTED
+                raise
             except Exception as exc:
                 code = grpc.StatusCode.INTERNAL
                 # Its type only: a message may quote a text (record_exception keeps it).
