@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
@@ -133,8 +134,10 @@ class Application:
         tracer_provider: TracerProvider | None = None,
         dev_secret: str | None = None,
         environ: Mapping[str, str] = os.environ,
+        supervised: bool = False,
     ) -> None:
         self.settings = settings
+        self.supervised = supervised
         self.migrate_schema = migrate_schema
         self.check_schema = check_schema
         self.serve_metrics = serve_metrics
@@ -325,7 +328,8 @@ class Application:
         if self._server is None:
             return
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
-        log.info("draining", grace_seconds=grace)
+        started = time.monotonic()
+        log.debug("draining", grace_seconds=grace)
         await self.health.enter_graceful_shutdown()
         self._stopping.set()
         await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
@@ -342,7 +346,10 @@ class Application:
         self.metrics.close()
         # Flushing waits on the collector: off the event loop.
         await asyncio.to_thread(shutdown_tracing, self.tracer_provider)
-        log.info("stopped")
+        # Under a supervisor, the supervisor says it once for all its processes.
+        (log.debug if self.supervised else log.info)(
+            "stopped cleanly", seconds=round(time.monotonic() - started, 2)
+        )
 
     async def _stop_workers(self, grace: float) -> None:
         if not self._worker_tasks:
@@ -384,6 +391,7 @@ async def serve(
         check_schema=worker_of is None,
         serve_metrics=worker_of is None,
         dev_secret=dev_secret,
+        supervised=worker_of is not None,
     )
     # The supervisor's pid, from the supervisor itself: the parent may die while this
     # process is still loading, and by then os.getppid() names init instead.

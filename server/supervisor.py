@@ -180,9 +180,12 @@ class Supervisor:
                         child.kill()
             await asyncio.sleep(0.05)
         codes = [child.returncode for child in self.children.values()]
-        log.info("server processes stopped", exit_codes=codes)
         # -SIGTERM: a child still starting (no handler yet, nothing in flight) when it came.
-        return 0 if all(code in (0, -signal.SIGTERM) for code in codes) else 1
+        if all(code in (0, -signal.SIGTERM) for code in codes):
+            log.info("stopped cleanly", processes=len(codes))
+            return 0
+        log.error("stopped; some server processes failed", exit_codes=codes)
+        return 1
 
     def _serve_metrics(self) -> Any:
         if self.settings.metrics_port is None:

@@ -392,7 +392,10 @@ async def test_an_unhandled_error_is_logged_with_the_calls_trace_and_span_ids(
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
     lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
-    assert [r["event"] for r in lines] == ["unhandled error", "rpc"]
+    assert [(r["event"], r["level"]) for r in lines] == [
+        ("unhandled error", "error"),
+        ("rpc", "error"),
+    ], "a server fault is logged at ERROR"
     for line in lines:
         assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
         assert len(line["span_id"]) == 16
@@ -437,3 +440,49 @@ async def test_a_method_that_is_not_implemented_answers_unimplemented_logged_at_
     assert [(r["event"], r["level"], r["code"]) for r in lines] == [
         ("rpc", "info", "UNIMPLEMENTED")
     ]
+
+
+async def test_a_stream_logs_its_items_received_stored_and_rejected_by_reason(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+        request = analysis_service_pb2.AnalyzeStreamRequest(
+            items=[
+                analysis_service_pb2.AnalyzeStreamItem(ref="a", text="Fine.", analysis_type=1),
+                analysis_service_pb2.AnalyzeStreamItem(ref="b", text="  ", analysis_type=1),
+                analysis_service_pb2.AnalyzeStreamItem(ref="c", text="Also fine.", analysis_type=1),
+            ]
+        )
+        call = stub.AnalyzeStream(iter([request, request]))
+        _ = [r async for r in call]
+        request_id = dict(await call.trailing_metadata())["x-request-id"]
+    (line,) = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+    assert line["code"] == "OK"
+    assert (line["items_received"], line["items_stored"]) == (6, 4)
+    assert line["items_rejected"] == {"TEXT_EMPTY": 2}
+
+
+async def test_batches_log_when_created_completed_and_cancelled_with_counts(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        batches = batch_service_pb2_grpc.BatchServiceStub(channel)
+        done = await batches.CreateBatch(
+            batch_service_pb2.CreateBatchRequest(texts=["One.", "Two."], analysis_type=SENTIMENT)
+        )
+        _ = [s async for s in batches.WatchBatch(batch_service_pb2.WatchBatchRequest(id=done.id))]
+        large = await batches.CreateBatch(
+            batch_service_pb2.CreateBatchRequest(
+                texts=[f"Text number {i}." for i in range(5000)], analysis_type=SENTIMENT
+            )
+        )
+        await batches.CancelBatch(batch_service_pb2.CancelBatchRequest(id=large.id))
+    events = {(r["event"], r["batch_id"]): r for r in observed.log_lines() if "batch_id" in r}
+    assert events["batch created", done.id]["total"] == 2
+    completed = events["batch completed", done.id]
+    assert (completed["total"], completed["completed"], completed["failed"]) == (2, 2, 0)
+    assert events["batch created", large.id]["total"] == 5000
+    cancelled = events["batch cancelled", large.id]
+    assert cancelled["total"] == 5000 and cancelled["completed"] < 5000
+    assert not any("Text number" in line for line in observed.log.getvalue().splitlines())

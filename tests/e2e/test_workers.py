@@ -93,6 +93,8 @@ async def test_two_processes_share_the_port_and_the_metrics(tmp_path: Path) -> N
         pids = [c.pid for c in children(process)]
         process.signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait) == 0
+        stopped = [r for r in process.log_records() if r["event"].startswith("stopped")]
+        assert [(r["event"], r.get("processes")) for r in stopped] == [("stopped cleanly", 2)]
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
     )
