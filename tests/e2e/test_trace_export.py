@@ -197,3 +197,26 @@ def test_an_otlp_protocol_other_than_grpc_is_refused_at_start() -> None:
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             },
         )
+
+
+async def test_background_work_and_health_are_traced_when_asked(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    app = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            batch_poll_seconds=0.05,
+            trace_background=True,
+        )
+    )
+    await app.start()
+    try:
+        async with authed_channel(app.port) as channel:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        await asyncio.sleep(1.5)
+    finally:
+        await app.stop(0)
+    spans = [span for _, span in receiver.spans()]
+    assert "grpc.health.v1.Health/Check" in {s.name for s in spans if s.kind == SERVER}
+    background = [s for s in spans if s.kind == CLIENT and not s.parent_span_id]
+    assert background, "batch claims and health pings are root spans of their own"
