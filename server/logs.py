@@ -1,4 +1,5 @@
-"""structlog configuration: JSON lines off a TTY, console on one; per-call context merged in.
+"""structlog configuration: JSON lines off a TTY, short readable lines on one; per-call
+context merged in.
 
 No log line may hold a text, a sentence or an SQL parameter, at any level and in either
 format. Failures are where they leak: an exception's message can quote a statement's
