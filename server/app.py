@@ -37,6 +37,7 @@ from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
+from server.tracing import export_endpoint
 from server.tracing import shutdown as shutdown_tracing
 from server.tracing import tracer_provider as make_tracer_provider
 from server.transport.auth import (
@@ -147,7 +148,8 @@ class Application:
         self.tracer_provider = tracer_provider or make_tracer_provider(
             settings.otlp_endpoint, environ
         )
-        self.metrics = PrometheusMetrics()
+        exporting = tracer_provider is not None or export_endpoint(settings.otlp_endpoint, environ)
+        self.metrics = PrometheusMetrics(exemplars=bool(exporting))
         self.port: int | None = None
         self.metrics_port: int | None = None
         self.health_port: int | None = None

@@ -8,6 +8,7 @@ import json
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -37,6 +38,7 @@ from textlens.v1 import (
 
 SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
 class Observed:
@@ -339,7 +341,7 @@ async def test_openmetrics_scrapes_carry_the_trace_id_of_a_call_as_an_exemplar(
             metadata=(("traceparent", TRACEPARENT),),
         )
         await call
-    text = observed.metrics("application/openmetrics-text; version=1.0.0")
+    text = observed.metrics(OPENMETRICS)
     bucket = 'grpc_server_handling_seconds_bucket{grpc_method="ListAnalyses"'
     lines = [line for line in text.splitlines() if line.startswith(bucket)]
     assert any('# {trace_id="0af7651916cd43dd8448eb211c80319c"}' in line for line in lines)
@@ -486,3 +488,23 @@ async def test_batches_log_when_created_completed_and_cancelled_with_counts(
     cancelled = events["batch cancelled", large.id]
     assert cancelled["total"] == 5000 and cancelled["completed"] < 5000
     assert not any("Text number" in line for line in observed.log.getvalue().splitlines())
+
+
+async def test_no_exemplars_when_traces_are_not_exported(tmp_path: Path) -> None:
+    app = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", metrics_port=0
+        ),
+        environ={},
+    )
+    await app.start()
+    try:
+        async with authed_channel(app.port) as channel:
+            await analysis_service_pb2_grpc.AnalysisServiceStub(channel).ListAnalyses(
+                analysis_service_pb2.ListAnalysesRequest(), metadata=(("traceparent", TRACEPARENT),)
+            )
+        scrape = Observed(app, InMemorySpanExporter(), io.StringIO()).metrics(OPENMETRICS)
+    finally:
+        await app.stop(0)
+    assert 'grpc_method="ListAnalyses"' in scrape
+    assert "# {" not in scrape, "a trace id that no collector holds leads nowhere"
