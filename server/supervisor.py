@@ -119,6 +119,9 @@ class Supervisor:
                 *(["--dev"] if self.dev_secret is not None else []),
             ],
             env=self._environment(),
+            # The real stderr, not the pipe a JSON log relays native lines through
+            # (server.native_log): a child outlives that relay if this process is killed.
+            stderr=sys.stderr,
         )
 
     async def run(self, banner: TextIO | None) -> int:
