@@ -7,6 +7,7 @@ supervisor serves them combined (``combined_registry``).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
@@ -85,6 +86,36 @@ def methods_of(*services: ServiceDescriptor) -> list[Method]:
     ]
 
 
+def _count_collections(registry: CollectorRegistry) -> None:
+    """python_gc_* for a process whose figures the supervisor adds up from files:
+    GCCollector reads gc.get_stats() when scraped, which cannot be done from another
+    process, so collections are counted as they happen."""
+    names = {
+        "collected": ("python_gc_objects_collected", "Objects collected during gc"),
+        "uncollectable": (
+            "python_gc_objects_uncollectable",
+            "Uncollectable objects found during GC",
+        ),
+        "collections": ("python_gc_collections", "Number of times this generation was collected"),
+    }
+    counters = {
+        key: Counter(name, text, ("generation",), registry=registry)
+        for key, (name, text) in names.items()
+    }
+    for generation, stats in enumerate(gc.get_stats()):  # those before this point
+        for key, counter in counters.items():
+            counter.labels(str(generation)).inc(stats[key])
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            generation = str(info["generation"])
+            counters["collections"].labels(generation).inc()
+            counters["collected"].labels(generation).inc(info["collected"])
+            counters["uncollectable"].labels(generation).inc(info["uncollectable"])
+
+    gc.callbacks.append(count)
+
+
 def build_version() -> str:
     return version("textlens-server")
 
@@ -152,10 +183,12 @@ class PrometheusMetrics:
         self.build_info.labels(build_version()).set(1)
         if not _multiprocess():
             # One process: its own figures. Several: the supervisor serves the group's
-            # (server.metrics_processes), as these cannot be combined from files.
+            # (server.metrics_processes), as these cannot be combined from files...
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
             GCCollector(registry=r)
+        else:
+            _count_collections(r)  # ...except these, counted here and summed there
         # A trace id is worth its cost (about 6 µs a call) only if the trace leaves the process.
         self._exemplars = exemplars
         self._server: WSGIServer | None = None

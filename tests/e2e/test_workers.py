@@ -64,6 +64,7 @@ async def test_two_processes_share_the_port_and_the_metrics(tmp_path: Path) -> N
         assert created in text
         assert f'textlens_build_info{{version="{build_version()}"}} 1.0' in text
         assert "python_info{" in text
+        assert _value(text, 'python_gc_collections_total{generation="0"}') > 0
         # The group's figures: one series each, summed over the processes.
         memory = [line for line in text.splitlines() if line.startswith("process_resident")]
         assert len(memory) == 1
@@ -132,3 +133,8 @@ async def test_server_processes_orphaned_while_starting_stop_once_started(
         for orphan in orphans:
             if orphan.is_running():
                 orphan.kill()
+
+
+def _value(text: str, series: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(series + " "))
+    return float(line.rsplit(" ", 1)[1])
