@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -108,3 +109,22 @@ def test_lines_native_code_writes_to_stderr_become_json_log_lines() -> None:
     assert native["level"] == "error" and native["logger"] == "grpc"
     assert any(r["event"] == "something else" for r in records)
     assert any(r["event"] == "python line" for r in records)
+
+
+def test_migrate_reports_its_revision_as_a_json_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "migrate"],
+        env={
+            **os.environ,
+            "TEXTLENS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            "TEXTLENS_LOG_FORMAT": "json",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = _parsed(result.stdout.splitlines())
+    assert line["event"] == f"database schema at revision {line['revision']}"
+    _parsed(result.stderr.splitlines())
