@@ -24,6 +24,7 @@ help: ## List the targets with what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
+	@echo "installing dependencies into $(VENV) (about 2 minutes the first time, seconds after)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e './client[cli]' -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@

@@ -7,14 +7,15 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
 import grpc.aio
 import structlog
 from grpc_health.v1 import health_pb2
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.adapters.cache import LruResultCache, RedisResultCache
@@ -28,14 +29,17 @@ from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.domain.errors import SchemaOutOfDate
 from server.keys import derive_key, purpose_secret
+from server.logs import announce
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
-from server.metrics import PrometheusMetrics
+from server.metrics import PrometheusMetrics, methods_of
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import SWITCH_INTERVAL_SECONDS, Analyst
 from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
+from server.tracing import export_endpoint
+from server.tracing import shutdown as shutdown_tracing
 from server.tracing import tracer_provider as make_tracer_provider
 from server.transport.auth import (
     ALL_SCOPES,
@@ -63,12 +67,20 @@ from server.transport.interceptors.concurrency import Cap, OpenCallsInterceptor
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from server.transport.servicers import AnalysisServicer, BatchServicer
+from textlens.v1 import analysis_service_pb2, batch_service_pb2
 
 log = structlog.get_logger("textlens.app")
 
 PENDING_REFRESH_SECONDS = 5.0
 HEALTH_CHECK_SECONDS = 1.0
 HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
+
+# Whose call series exist from the start (reflection's come with its first call).
+SERVED_SERVICES = (
+    analysis_service_pb2.DESCRIPTOR.services_by_name["AnalysisService"],
+    batch_service_pb2.DESCRIPTOR.services_by_name["BatchService"],
+    health_pb2.DESCRIPTOR.services_by_name["Health"],
+)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -163,16 +175,22 @@ class Application:
         serve_metrics: bool = True,
         tracer_provider: TracerProvider | None = None,
         dev_secret: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+        supervised: bool = False,
     ) -> None:
         self.settings = settings
+        self.supervised = supervised
         self.migrate_schema = migrate_schema
         self.check_schema = check_schema
         self.serve_metrics = serve_metrics
         self.health = HealthServicer(settings.max_health_watches)
         self.keys = load_keys(settings, dev_secret)
         self._secret = shared_secret(settings, dev_secret)
-        self.tracer_provider = tracer_provider or make_tracer_provider(settings.otlp_endpoint)
-        self.metrics = PrometheusMetrics()
+        self.tracer_provider = tracer_provider or make_tracer_provider(
+            settings.otlp_endpoint, environ
+        )
+        exporting = tracer_provider is not None or export_endpoint(settings.otlp_endpoint, environ)
+        self.metrics = PrometheusMetrics(exemplars=bool(exporting))
         self.port: int | None = None
         self.metrics_port: int | None = None
         self.health_port: int | None = None
@@ -208,7 +226,7 @@ class Application:
                 await self._engine.dispose()
                 raise
         engine = self._engine
-        trace_engine(engine, self.tracer_provider)
+        trace_engine(engine, self.tracer_provider, background=settings.trace_background)
 
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine)
@@ -260,7 +278,7 @@ class Application:
             # a request id, a log line, metrics and a span.
             interceptors=[
                 RequestContextInterceptor(observers=[metrics]),
-                TracingInterceptor(self.tracer_provider),
+                TracingInterceptor(self.tracer_provider, probes=settings.trace_background),
                 AuthInterceptor(TokenVerifier(self.keys)),
                 tenant_caps(settings),
             ],
@@ -276,6 +294,7 @@ class Application:
                 connection_idle_seconds=settings.connection_idle_seconds,
             ),
         )
+        metrics.initialise(methods_of(*SERVED_SERVICES))
         self.workers = [
             BatchWorker(
                 uow,
@@ -366,7 +385,8 @@ class Application:
         if self._server is None:
             return
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
-        log.info("draining", grace_seconds=grace)
+        started = time.monotonic()
+        log.debug("draining", grace_seconds=grace)
         await self.health.enter_graceful_shutdown()
         self._stopping.set()
         await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
@@ -383,8 +403,12 @@ class Application:
         if self._engine is not None:
             await close_engine(self._engine)
         self.metrics.close()
-        self.tracer_provider.shutdown()
-        log.info("stopped")
+        # Flushing waits on the collector: off the event loop.
+        await asyncio.to_thread(shutdown_tracing, self.tracer_provider)
+        # Under a supervisor, the supervisor says it once for all its processes.
+        (log.debug if self.supervised else log.info)(
+            "stopped cleanly", seconds=round(time.monotonic() - started, 2)
+        )
 
     async def _stop_workers(self, grace: float) -> None:
         if not self._worker_tasks:
@@ -426,6 +450,7 @@ async def serve(
         check_schema=worker_of is None,
         serve_metrics=worker_of is None,
         dev_secret=dev_secret,
+        supervised=worker_of is not None,
     )
     # The supervisor's pid, from the supervisor itself: the parent may die while this
     # process is still loading, and by then os.getppid() names init instead.
@@ -441,10 +466,10 @@ async def serve(
             worker_of.touch()  # noqa: ASYNC240 - one tiny file, once
             orphan_watch = asyncio.create_task(_stop_when_orphaned(stop, parent))
         elif banner is not None:
-            print(f"TextLens listening on {settings.host}:{port}", file=banner, flush=True)
+            announce(f"TextLens listening on {settings.host}:{port}", banner)
             if app.keys.generated:
                 hint = token_banner(app.keys, settings.host, port, settings.dev_secret_file)
-                print(hint, file=banner, flush=True)
+                announce(hint, banner)
         await stop.wait()
     finally:
         if orphan_watch is not None:

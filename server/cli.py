@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from pydantic import SecretStr, ValidationError
 from server.config import Settings, describe
 from server.domain.errors import SchemaOutOfDate, Unavailable
 from server.keys import ConfigurationError, dev_secret, purpose_secret
-from server.logs import configure_logging, loop_exception_handler
+from server.logs import announce, configure_logging, loop_exception_handler
 from server.ports import PortInUse, reserve
 from server.transport.auth import (
     ALL_SCOPES,
@@ -122,10 +123,11 @@ def _dev_secret(settings: Settings, args: argparse.Namespace) -> str | None:
         return None
     secret, created = dev_secret(settings.dev_secret_file)
     if created:
-        print(
+        announce(
             f"textlens-server: created {settings.dev_secret_file} (mode 0600), the development "
             "signing secret; keep it out of version control",
-            file=sys.stderr,
+            sys.stderr,
+            level="warning",
         )
     return secret
 
@@ -167,15 +169,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = _settings()
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(
+            settings.log_level, settings.log_format, route_native=args.command == "serve"
+        )
         if args.command == "token":
             return _token(settings, args)
         dev = None
         if args.command == "serve":
             dev = _dev_secret(settings, args)
             _check_keys(settings, dev)
+            from server.tracing import export_endpoint  # noqa: PLC0415
+
+            export_endpoint(settings.otlp_endpoint, os.environ)
     except ConfigurationError as exc:
-        print(f"textlens-server: {exc}", file=sys.stderr)
+        announce(f"textlens-server: {exc}", sys.stderr, level="error")
         return 1
     guards = []
     if args.command == "serve" and args.worker_of is None and settings.port != 0:
@@ -214,9 +221,9 @@ def _main(settings: Settings, args: argparse.Namespace, dev: str | None) -> int:
             )
         elif args.command == "migrate":
             revision = _run(app.run_migrations(settings))
-            print(f"database schema at revision {revision}")
+            announce(f"database schema at revision {revision}", sys.stdout, revision=revision)
     except (SchemaOutOfDate, Unavailable) as exc:
-        print(f"textlens-server: {exc}", file=sys.stderr)
+        announce(f"textlens-server: {exc}", sys.stderr, level="error")
         return 2
     return 0
 

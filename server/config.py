@@ -55,7 +55,10 @@ class Settings(BaseSettings):
     result_cache_size: int = Field(default=1_024, ge=0)
 
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # A shorthand for OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (server.tracing).
     otlp_endpoint: str | None = None
+    # Also trace batch work, background database polls, health and reflection calls.
+    trace_background: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

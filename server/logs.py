@@ -1,4 +1,5 @@
-"""structlog configuration: JSON lines off a TTY, console on one; per-call context merged in.
+"""structlog configuration: JSON lines off a TTY, short readable lines on one; per-call
+context merged in.
 
 No log line may hold a text, a sentence or an SQL parameter, at any level and in either
 format. Failures are where they leak: an exception's message can quote a statement's
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
 import traceback
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, TextIO
 
@@ -38,30 +41,107 @@ _LOGGED = "__textlens_error_id__"
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
+# Whether lines are JSON: set by configure_logging, read by announce.
+_json_lines = False
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["auto", "json", "console"] = "auto",
     stream: TextIO | None = None,
+    *,
+    route_native: bool = False,
 ) -> None:
+    """``route_native``: a JSON log to stderr takes in native code's lines too."""
+    global _json_lines  # noqa: PLW0603 - one logging configuration per process, like structlog's
     stream = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and stream.isatty())
-    renderer: Processor = (
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
-    )
+    _json_lines = not console
+    if route_native and not console and stream is sys.stderr:
+        from server.native_log import route_native_stderr  # noqa: PLC0415 - only for serve
+
+        route_native_stderr()
+        stream = sys.stderr
+    colours = console and stream.isatty()
+    readable: list[Processor] = [
+        ReadableCall(colours=colours),
+        structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
+        structlog.dev.ConsoleRenderer(colors=colours, pad_event_to=0),
+    ]
+    machine: list[Processor] = [
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.JSONRenderer(),
+    ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             _add_pid,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             ExceptionSummary(console=console),
-            renderer,
+            *(readable if console else machine),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
     _route_standard_logging()
+
+
+def announce(message: str, stream: TextIO, *, level: str = "info", **fields: Any) -> None:
+    """A line for the person who started the server (its address, a migration's result, a
+    refusal to start): as written, or a JSON line with those words as its event when the log
+    is JSON, so that every line a JSON-logging server writes parses."""
+    if not _json_lines:
+        print(message, file=stream, flush=True)
+        return
+    line = {
+        "event": message,
+        **fields,
+        "level": level,
+        "pid": os.getpid(),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    print(json.dumps(line), file=stream, flush=True)
+
+
+_YELLOW, _RED, _RESET = "\x1b[33m", "\x1b[31m", "\x1b[0m"
+# What a person at a terminal needs of a call line; JSON keeps every field.
+_CALL_FIELDS_DROPPED = ("peer", "request_id", "trace_id", "span_id", "pid", "tenant")
+
+
+class ReadableCall:
+    """Console only: a call's line becomes one short sentence, ``CreateAnalysis OK 2.1 ms``,
+    with the reason of a failure and a stream's item counts; failures coloured."""
+
+    def __init__(self, *, colours: bool) -> None:
+        self._colours = colours
+
+    def __call__(self, _logger: object, _name: str, event: EventDict) -> EventDict:
+        if event.get("event") != "rpc" or "code" not in event:
+            return event
+        method = str(event.pop("method", "")).rpartition("/")[2] or "?"
+        code = event.pop("code")
+        text = f"{method} {code} {float(event.pop('duration_ms', 0.0)):.1f} ms"
+        if (reason := event.pop("reason", None)) is not None:
+            text += f": {reason}"
+        if "items_received" in event:
+            text += _items(
+                event.pop("items_received"), event.pop("items_stored"), event.pop("items_rejected")
+            )
+        for key in _CALL_FIELDS_DROPPED:
+            event.pop(key, None)
+        if self._colours and code != "OK":
+            text = (_RED if event.get("level") == "error" else _YELLOW) + text + _RESET
+        event["event"] = text
+        return event
+
+
+def _items(received: int, stored: int, rejected: Mapping[str, int]) -> str:
+    text = f" ({received} items received, {stored} stored"
+    if rejected:
+        why = ", ".join(f"{count} {reason}" for reason, count in sorted(rejected.items()))
+        text += f", {sum(rejected.values())} rejected: {why}"
+    return text + ")"
 
 
 def _add_pid(_logger: object, _name: str, event: EventDict) -> EventDict:

@@ -1,15 +1,32 @@
-"""Prometheus metrics: gRPC call figures (go-grpc-prometheus names) and TextLens figures.
+"""Prometheus metrics: gRPC call figures as go-grpc-prometheus writes them, and TextLens figures.
 
-Each Application has its own registry, served on TEXTLENS_METRICS_PORT at /metrics.
+Each Application has its own registry, served on TEXTLENS_METRICS_PORT at /metrics. Under
+several server processes each child writes its figures to PROMETHEUS_MULTIPROC_DIR and the
+supervisor serves them combined (``combined_registry``).
 """
 
 from __future__ import annotations
 
+import gc
+import os
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from importlib.metadata import version
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
 from server.domain.model import Analysis
 from server.transport.context import CallState
@@ -36,10 +53,84 @@ _BUCKETS = (
     60,
     300,
 )
+# Status codes as Go's codes.Code.String() writes them, which go-grpc-prometheus uses as
+# grpc_code values: dashboards and alerts written for Go services match ours.
+GO_CODE_NAMES = {
+    code: "".join(part.capitalize() for part in code.name.split("_")) for code in grpc.StatusCode
+}
+GO_CODE_NAMES[grpc.StatusCode.OK] = "OK"
+GO_CODE_NAMES[grpc.StatusCode.CANCELLED] = "Canceled"
+
+
+def go_code(code: grpc.StatusCode) -> str:
+    return GO_CODE_NAMES[code]
+
+
+def methods_of(*services: ServiceDescriptor) -> list[Method]:
+    """Every method of the given services, as the interceptors name them."""
+    kinds = {
+        (False, False): "unary",
+        (True, False): "client_stream",
+        (False, True): "server_stream",
+        (True, True): "bidi_stream",
+    }
+    return [
+        Method(
+            f"/{service.full_name}/{m.name}",
+            service.full_name,
+            m.name,
+            kinds[(bool(m.client_streaming), bool(m.server_streaming))],
+        )
+        for service in services
+        for m in service.methods
+    ]
+
+
+def _count_collections(registry: CollectorRegistry) -> None:
+    """python_gc_* for a process whose figures the supervisor adds up from files:
+    GCCollector reads gc.get_stats() when scraped, which cannot be done from another
+    process, so collections are counted as they happen."""
+    names = {
+        "collected": ("python_gc_objects_collected", "Objects collected during gc"),
+        "uncollectable": (
+            "python_gc_objects_uncollectable",
+            "Uncollectable objects found during GC",
+        ),
+        "collections": ("python_gc_collections", "Number of times this generation was collected"),
+    }
+    counters = {
+        key: Counter(name, text, ("generation",), registry=registry)
+        for key, (name, text) in names.items()
+    }
+    for generation, stats in enumerate(gc.get_stats()):  # those before this point
+        for key, counter in counters.items():
+            counter.labels(str(generation)).inc(stats[key])
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            generation = str(info["generation"])
+            counters["collections"].labels(generation).inc()
+            counters["collected"].labels(generation).inc(info["collected"])
+            counters["uncollectable"].labels(generation).inc(info["uncollectable"])
+
+    gc.callbacks.append(count)
+
+
+def build_version() -> str:
+    return version("textlens-server")
+
+
+def _multiprocess() -> bool:
+    # prometheus_client itself switches on this variable (the supervisor sets it).
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 class PrometheusMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, exemplars: bool = True
+    ) -> None:
+        # Go's client has no *_created series; they would double the series per call.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.started = Counter(
@@ -82,15 +173,51 @@ class PrometheusMetrics:
             ("outcome",),
             registry=r,
         )
+        self.build_info = Gauge(
+            "textlens_build_info",
+            "Always 1; the version of the running server.",
+            ("version",),
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(build_version()).set(1)
+        if not _multiprocess():
+            # One process: its own figures. Several: the supervisor serves the group's
+            # (server.metrics_processes), as these cannot be combined from files...
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
+        else:
+            _count_collections(r)  # ...except these, counted here and summed there
+        # A trace id is worth its cost (about 6 µs a call) only if the trace leaves the process.
+        self._exemplars = exemplars
         self._server: WSGIServer | None = None
+
+    def initialise(self, methods: Iterable[Method]) -> None:
+        """Creates every call series at zero, as go-grpc-prometheus' InitializeMetrics does:
+        the first error of a kind then shows in rate() and increase()."""
+        for method in methods:
+            labels = (method.kind, method.service, method.name)
+            self.started.labels(*labels)
+            self.handling.labels(*labels)
+            self.received.labels(*labels)
+            self.sent.labels(*labels)
+            for code in GO_CODE_NAMES.values():
+                self.handled.labels(*labels, code)
 
     def call_started(self, method: Method) -> None:
         self.started.labels(method.kind, method.service, method.name).inc()
 
     def call_finished(self, method: Method, call: CallState, seconds: float) -> None:
         labels = (method.kind, method.service, method.name)
-        self.handled.labels(*labels, call.code.name).inc()
-        self.handling.labels(*labels).observe(seconds)
+        self.handled.labels(*labels, go_code(call.code)).inc()
+        # Served only in the OpenMetrics format, and only for traces that are exported.
+        exemplar = (
+            {"trace_id": call.trace_id}
+            if self._exemplars and call.trace_id and call.trace_sampled
+            else None
+        )
+        self.handling.labels(*labels).observe(seconds, exemplar)
         if call.messages_received:
             self.received.labels(*labels).inc(call.messages_received)
         if call.messages_sent:

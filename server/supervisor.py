@@ -27,6 +27,7 @@ import structlog
 
 from server.config import Settings
 from server.domain.errors import SchemaOutOfDate, Unavailable
+from server.logs import announce
 
 log = structlog.get_logger("textlens.supervisor")
 
@@ -118,6 +119,9 @@ class Supervisor:
                 *(["--dev"] if self.dev_secret is not None else []),
             ],
             env=self._environment(),
+            # The real stderr, not the pipe a JSON log relays native lines through
+            # (server.native_log): a child outlives that relay if this process is killed.
+            stderr=sys.stderr,
         )
 
     async def run(self, banner: TextIO | None) -> int:
@@ -179,24 +183,30 @@ class Supervisor:
                         child.kill()
             await asyncio.sleep(0.05)
         codes = [child.returncode for child in self.children.values()]
-        log.info("server processes stopped", exit_codes=codes)
         # -SIGTERM: a child still starting (no handler yet, nothing in flight) when it came.
-        return 0 if all(code in (0, -signal.SIGTERM) for code in codes) else 1
+        if all(code in (0, -signal.SIGTERM) for code in codes):
+            log.info("stopped cleanly", processes=len(codes))
+            return 0
+        log.error("stopped; some server processes failed", exit_codes=codes)
+        return 1
 
     def _serve_metrics(self) -> Any:
         if self.settings.metrics_port is None:
             return None
-        from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
-        from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        from server.metrics_processes import combined_registry  # noqa: PLC0415
 
         directory = self.state / "metrics"
         directory.mkdir(exist_ok=True)
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+        registry = combined_registry(str(directory), self._live_children)
         server, _ = start_http_server(
             self.settings.metrics_port, addr=self.settings.host, registry=registry
         )
         return server
+
+    def _live_children(self) -> list[int]:
+        return [child.pid for child in list(self.children.values()) if child.poll() is None]
 
     def _mark_dead(self, pid: int) -> None:
         if self.settings.metrics_port is not None:
@@ -206,14 +216,10 @@ class Supervisor:
 
     def _print_banner(self, banner: TextIO) -> None:
         host = self.settings.host
-        print(
-            f"TextLens listening on {host}:{self.port} ({self.count} processes)",
-            file=banner,
-            flush=True,
-        )
+        announce(f"TextLens listening on {host}:{self.port} ({self.count} processes)", banner)
         if self.dev_secret is not None and self.settings.jwt_public_key_file is None:
             from server.transport.auth import load_keys, token_banner  # noqa: PLC0415
 
             keys = load_keys(self.settings, self.dev_secret)
             hint = token_banner(keys, host, self.port, self.settings.dev_secret_file)
-            print(hint, file=banner, flush=True)
+            announce(hint, banner)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
+import structlog
+
 from server.domain.errors import (
     AlreadyExists,
     ErrorReason,
@@ -31,6 +33,8 @@ from server.service.watching import WatchHub
 # database, and changes in between are coalesced into one snapshot. One read per interval
 # serves every watcher of the batch in this process.
 WATCH_POLL_SECONDS = 0.25
+
+log = structlog.get_logger("textlens.batches")
 
 
 def _not_found(batch_id: str) -> NotFound:
@@ -118,6 +122,13 @@ class BatchUseCases:
                 raise
             return _replay(stored, fingerprint)
         self.created.set()
+        log.info(
+            "batch created",
+            batch_id=batch.id,
+            tenant=tenant,
+            total=batch.total_count,
+            analysis_type=batch.analysis_type.name,
+        )
         return batch
 
     async def _refuse_unsupported(self, texts: Sequence[str]) -> None:
@@ -181,7 +192,16 @@ class BatchUseCases:
                 )
             await uow.batches.cancel(batch, self._clock())
             await uow.commit()
-        return await self.get(tenant, batch_id)
+        cancelled = await self.get(tenant, batch_id)
+        log.info(
+            "batch cancelled",
+            batch_id=batch_id,
+            tenant=tenant,
+            total=cancelled.total_count,
+            completed=cancelled.completed_count,
+            failed=cancelled.failed_count,
+        )
+        return cancelled
 
     def watch(self, tenant: str, batch_id: str) -> AsyncIterator[Batch]:
         """The current snapshot, then one per change, ending with the finished one."""

@@ -106,15 +106,34 @@ class BatchWorker:
         log.debug("batch chunk done", owner=self.owner, claimed=len(items), stored=stored)
         return len(items)
 
+    async def _store(self, results: list[Analysis]) -> int:
+        """Stores results in one unit of work and logs each batch they finish. The batches
+        are locked first, so that of two workers finishing a batch's last items at once,
+        exactly one sees it finish."""
+        keys = sorted({(r.tenant, r.batch_id) for r in results if r.batch_id is not None})
+        async with self._uow() as uow:
+            before = [await uow.batches.get(*key, for_update=True) for key in keys]
+            stored = await uow.batches.complete(self.owner, results, self._clock())
+            after = [await uow.batches.get(*key) for key in keys]
+            await uow.commit()
+        for old, new in zip(before, after, strict=True):
+            if old is not None and new is not None and new.status.finished > old.status.finished:
+                log.info(
+                    f"batch {new.status.name.lower()}",
+                    batch_id=new.id,
+                    tenant=new.tenant,
+                    total=new.total_count,
+                    completed=new.completed_count,
+                    failed=new.failed_count,
+                )
+        return stored
+
     async def _complete(self, results: list[Analysis]) -> int:
         """Stores a chunk's results; if the database refuses the chunk, stores them one
         by one: a chunk mixes tenants' items, and one bad row must not hold back the
         others. A row refused alone stays claimed and returns after its lease."""
         try:
-            async with self._uow() as uow:
-                stored = await uow.batches.complete(self.owner, results, self._clock())
-                await uow.commit()
-            return stored
+            return await self._store(results)
         except Unavailable:
             raise
         except Exception:
@@ -124,9 +143,7 @@ class BatchWorker:
         stored = 0
         for result in results:
             try:
-                async with self._uow() as uow:
-                    stored += await uow.batches.complete(self.owner, [result], self._clock())
-                    await uow.commit()
+                stored += await self._store([result])
             except Unavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - that item alone waits for its lease

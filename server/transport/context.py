@@ -20,6 +20,13 @@ class CallState:
     messages_received: int = 0
     messages_sent: int = 0
     trace_id: str | None = None
+    span_id: str | None = None
+    trace_sampled: bool = False
+    reason: str | None = None  # the ErrorReason of a failed call
+    # Stream calls: items received, stored, and rejected (by reason).
+    items_received: int = 0
+    items_stored: int = 0
+    items_rejected: dict[str, int] = field(default_factory=dict)
 
 
 class PeerGone(Exception):

@@ -1,4 +1,4 @@
-"""grpc.health.v1 for grpc.aio: Check and Watch, with watches bounded and ended at shutdown.
+"""grpc.health.v1 for grpc.aio: Check, List and Watch, with watches bounded and ended at shutdown.
 
 Health is open to unauthenticated clients (probes carry no token), so each open Watch is
 a stream anybody can hold: their number is capped, and at shutdown every watcher gets
@@ -82,3 +82,14 @@ class HealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
             for service in self._status:
                 self._status[service] = NOT_SERVING
             self._changed.notify_all()
+
+    async def List(
+        self, request: health_pb2.HealthListRequest, context: Any
+    ) -> health_pb2.HealthListResponse:
+        """Every service's status, as Check would answer for each."""
+        return health_pb2.HealthListResponse(
+            statuses={
+                service: health_pb2.HealthCheckResponse(status=status)
+                for service, status in self._status.items()
+            }
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,9 +13,9 @@ from google.protobuf import empty_pb2
 from server.domain.model import DEFAULT_TENANT
 from server.service.analyses import AnalysisUseCases
 from server.service.batches import BatchUseCases
-from server.service.streaming import StreamItem, StreamUseCases
+from server.service.streaming import MessageOutcome, StreamItem, StreamUseCases
 from server.transport import codec
-from server.transport.context import current_call
+from server.transport.context import CallState, current_call
 from textlens.v1 import (
     analysis_pb2,
     analysis_service_pb2,
@@ -88,6 +89,8 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         context: Context,
     ) -> AsyncIterator[analysis_service_pb2.AnalyzeStreamResponse]:
         idle = self._idle_seconds
+        call = current_call.get(None) or CallState("", "")
+        sizes: deque[int] = deque()  # of the messages not yet answered, in order
 
         async def messages() -> AsyncIterator[list[StreamItem]]:
             requests = aiter(request_iterator)
@@ -99,10 +102,14 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                     return
                 except TimeoutError:
                     raise _Idle from None
-                yield codec.stream_items(request)
+                items = codec.stream_items(request)
+                call.items_received += len(items)
+                sizes.append(len(items))
+                yield items
 
         try:
             async for outcome in self._streams.analyze_stream(tenant(), messages()):
+                _tally(call, outcome, sizes.popleft() if sizes else 0)
                 yield codec.stream_response(outcome)
         except _Idle:
             # An open stream holds a task, a pipeline and transport windows: one left
@@ -111,6 +118,19 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 f"no message for {idle:g} s (TEXTLENS_STREAM_IDLE_SECONDS): stream closed",
             )
+
+
+def _tally(call: CallState, outcome: MessageOutcome, size: int) -> None:
+    """Counts a stream's items for its log line: stored, or rejected by reason."""
+    rejected = call.items_rejected
+    if not isinstance(outcome, list):  # the whole message was refused
+        rejected[outcome.reason.name] = rejected.get(outcome.reason.name, 0) + size
+        return
+    for item in outcome:
+        if item.error is None:
+            call.items_stored += 1
+        else:
+            rejected[item.error.reason.name] = rejected.get(item.error.reason.name, 0) + 1
 
 
 class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):

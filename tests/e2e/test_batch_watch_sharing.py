@@ -29,7 +29,11 @@ BATCH_READ = re.compile(r"^\s*SELECT\b.*\bFROM batches\b", re.IGNORECASE | re.DO
 @asynccontextmanager
 async def running(url: str, *, batch_workers: int) -> AsyncIterator[Application]:
     app = Application(
-        server_settings(database_url=url, batch_workers=batch_workers), migrate_schema=True
+        # More watchers of one tenant than the default cap, which is not what is tested here.
+        server_settings(
+            database_url=url, batch_workers=batch_workers, max_watches_per_tenant=WATCHERS
+        ),
+        migrate_schema=True,
     )
     await app.start()
     try:

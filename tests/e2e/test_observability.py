@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 import grpc.aio
 import pytest
 import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers.auth import authed_channel, make_token, server_settings
+from helpers.deploy import tool
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,7 +25,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from server.app import Application
 from server.logs import configure_logging
-from server.metrics import PrometheusMetrics
+from server.metrics import GO_CODE_NAMES, PrometheusMetrics, build_version
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
 from textlens.v1 import (
@@ -34,6 +38,7 @@ from textlens.v1 import (
 
 SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
 class Observed:
@@ -54,9 +59,11 @@ class Observed:
             json.loads(line) for line in self.log.getvalue().splitlines() if line.startswith("{")
         ]
 
-    def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.app.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
+    def metrics(self, accept: str = "text/plain") -> str:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.app.metrics_port}/metrics", headers={"Accept": accept}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
             return str(response.read().decode())
 
 
@@ -141,7 +148,9 @@ async def test_streaming_calls_are_traced_and_end_when_the_stream_ends(
     assert observed.server_spans("WatchBatch")[-1].attributes["rpc.grpc.status_code"] == 0  # type: ignore[index]
 
 
-async def test_a_cancelled_stream_ends_its_span_as_cancelled(observed: Observed) -> None:
+async def test_a_cancelled_stream_ends_its_span_as_cancelled_not_as_an_error(
+    observed: Observed,
+) -> None:
     async with authed_channel(observed.app.port) as channel:
         stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
 
@@ -166,7 +175,7 @@ async def test_a_cancelled_stream_ends_its_span_as_cancelled(observed: Observed)
         await asyncio.sleep(0.05)
     span = observed.server_spans("AnalyzeStream")[-1]
     assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]  # type: ignore[index]
-    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.status_code == StatusCode.UNSET
 
 
 async def test_a_call_refused_by_auth_is_still_logged_traced_and_counted(
@@ -185,7 +194,7 @@ async def test_a_call_refused_by_auth_is_still_logged_traced_and_counted(
     span = observed.server_spans("GetAnalysis")[-1]
     assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]  # type: ignore[index]
     assert (
-        'grpc_server_handled_total{grpc_code="UNAUTHENTICATED",grpc_method="GetAnalysis",'
+        'grpc_server_handled_total{grpc_code="Unauthenticated",grpc_method="GetAnalysis",'
         'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"}'
     ) in observed.metrics()
 
@@ -259,3 +268,243 @@ async def test_a_client_streaming_call_goes_through_the_same_interceptors() -> N
     labels = ("client_stream", "test.Counter", "Count")
     assert metrics.received.labels(*labels)._value.get() == 3
     assert metrics.handled.labels(*labels, "OK")._value.get() == 1
+
+
+async def test_status_codes_are_labelled_as_go_grpc_prometheus_writes_them(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetAnalysis(analysis_service_pb2.GetAnalysisRequest(id="an_absent"))
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest(page_size=-1))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    labels = 'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"'
+    not_found = (
+        f'grpc_server_handled_total{{grpc_code="NotFound",grpc_method="GetAnalysis",{labels}}}'
+    )
+    invalid_argument = (
+        f'grpc_server_handled_total{{grpc_code="InvalidArgument",grpc_method="ListAnalyses",'
+        f"{labels}}}"
+    )
+    # A call is counted once its status is sent, which its caller may see first.
+    for _ in range(50):
+        text = observed.metrics()
+        if _value(text, not_found) >= 1 and _value(text, invalid_argument) >= 1:
+            break
+        await asyncio.sleep(0.05)
+    assert _value(text, not_found) >= 1 and _value(text, invalid_argument) >= 1
+    assert "NOT_FOUND" not in text and "INVALID_ARGUMENT" not in text
+
+
+async def test_every_method_has_a_series_for_every_code_before_its_first_call(
+    observed: Observed,
+) -> None:
+    text = observed.metrics()
+    for service, method, kind in (
+        ("textlens.v1.BatchService", "CancelBatch", "unary"),
+        ("textlens.v1.BatchService", "WatchBatch", "server_stream"),
+        ("grpc.health.v1.Health", "Watch", "server_stream"),
+    ):
+        labels = f'grpc_method="{method}",grpc_service="{service}",grpc_type="{kind}"'
+        for code in GO_CODE_NAMES.values():
+            assert f'grpc_server_handled_total{{grpc_code="{code}",{labels}}}' in text
+        assert f"grpc_server_started_total{{{labels}}}" in text
+        assert f'grpc_server_handling_seconds_bucket{{{labels},le="+Inf"}}' in text
+    assert (
+        _value(
+            text,
+            'grpc_server_handled_total{grpc_code="DataLoss",grpc_method="CancelBatch",'
+            'grpc_service="textlens.v1.BatchService",grpc_type="unary"}',
+        )
+        == 0
+    )
+
+
+async def test_process_python_and_build_info_series_are_served(observed: Observed) -> None:
+    text = observed.metrics()
+    assert _value(text, f'textlens_build_info{{version="{build_version()}"}}') == 1
+    assert _value(text, "process_resident_memory_bytes") > 0
+    assert _value(text, "process_cpu_seconds_total") > 0
+    assert "python_info{" in text
+    assert "python_gc_collections_total{" in text
+
+
+async def test_openmetrics_scrapes_carry_the_trace_id_of_a_call_as_an_exemplar(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        call = analysis_service_pb2_grpc.AnalysisServiceStub(channel).ListAnalyses(
+            analysis_service_pb2.ListAnalysesRequest(page_size=1),
+            metadata=(("traceparent", TRACEPARENT),),
+        )
+        await call
+    text = observed.metrics(OPENMETRICS)
+    bucket = 'grpc_server_handling_seconds_bucket{grpc_method="ListAnalyses"'
+    lines = [line for line in text.splitlines() if line.startswith(bucket)]
+    assert any('# {trace_id="0af7651916cd43dd8448eb211c80319c"}' in line for line in lines)
+    assert "# {" not in observed.metrics(), "the classic text format has no exemplars"
+
+
+async def test_promtool_accepts_a_scrape(observed: Observed) -> None:
+    # promtool reads the classic text format (OpenMetrics is checked by the exemplar test).
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [tool("promtool"), "check", "metrics"],
+        input=observed.metrics(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout + result.stderr == ""
+
+
+async def test_an_unhandled_error_is_logged_with_the_calls_trace_and_span_ids(
+    observed: Observed,
+) -> None:
+    provider = TracerProvider()
+
+    async def broken(request: bytes, context: Any) -> bytes:
+        raise RuntimeError("a bug")
+
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor(), TracingInterceptor(provider)]
+    )
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Broken", {"Call": grpc.unary_unary_rpc_method_handler(broken)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await channel.unary_unary("/test.Broken/Call")(
+                    b"", metadata=(("traceparent", TRACEPARENT),)
+                )
+    finally:
+        await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
+    lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+    assert [(r["event"], r["level"]) for r in lines] == [
+        ("unhandled error", "error"),
+        ("rpc", "error"),
+    ], "a server fault is logged at ERROR"
+    for line in lines:
+        assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+        assert len(line["span_id"]) == 16
+
+
+async def test_health_list_answers_every_services_status(observed: Observed) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{observed.app.port}") as channel:
+        answer = await health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest())
+    serving = health_pb2.HealthCheckResponse.SERVING
+    assert {name: s.status for name, s in answer.statuses.items()} == {
+        "": serving,
+        "textlens.v1.AnalysisService": serving,
+        "textlens.v1.BatchService": serving,
+    }
+
+
+async def test_a_method_that_is_not_implemented_answers_unimplemented_logged_at_info(
+    observed: Observed,
+) -> None:
+    async def missing(request: bytes, context: Any) -> bytes:
+        raise NotImplementedError
+
+    server = grpc.aio.server(interceptors=[RequestContextInterceptor()])
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.Partial", {"Later": grpc.unary_unary_rpc_method_handler(missing)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await channel.unary_unary("/test.Partial/Later")(b"")
+    finally:
+        await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
+    lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+    assert [(r["event"], r["level"], r["code"]) for r in lines] == [
+        ("rpc", "info", "UNIMPLEMENTED")
+    ]
+
+
+async def test_a_stream_logs_its_items_received_stored_and_rejected_by_reason(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+        request = analysis_service_pb2.AnalyzeStreamRequest(
+            items=[
+                analysis_service_pb2.AnalyzeStreamItem(ref="a", text="Fine.", analysis_type=1),
+                analysis_service_pb2.AnalyzeStreamItem(ref="b", text="  ", analysis_type=1),
+                analysis_service_pb2.AnalyzeStreamItem(ref="c", text="Also fine.", analysis_type=1),
+            ]
+        )
+        call = stub.AnalyzeStream(iter([request, request]))
+        _ = [r async for r in call]
+        request_id = dict(await call.trailing_metadata())["x-request-id"]
+    (line,) = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+    assert line["code"] == "OK"
+    assert (line["items_received"], line["items_stored"]) == (6, 4)
+    assert line["items_rejected"] == {"TEXT_EMPTY": 2}
+
+
+async def test_batches_log_when_created_completed_and_cancelled_with_counts(
+    observed: Observed,
+) -> None:
+    async with authed_channel(observed.app.port) as channel:
+        batches = batch_service_pb2_grpc.BatchServiceStub(channel)
+        done = await batches.CreateBatch(
+            batch_service_pb2.CreateBatchRequest(texts=["One.", "Two."], analysis_type=SENTIMENT)
+        )
+        _ = [s async for s in batches.WatchBatch(batch_service_pb2.WatchBatchRequest(id=done.id))]
+        large = await batches.CreateBatch(
+            batch_service_pb2.CreateBatchRequest(
+                texts=[f"Text number {i}." for i in range(5000)], analysis_type=SENTIMENT
+            )
+        )
+        await batches.CancelBatch(batch_service_pb2.CancelBatchRequest(id=large.id))
+    events = {(r["event"], r["batch_id"]): r for r in observed.log_lines() if "batch_id" in r}
+    assert events["batch created", done.id]["total"] == 2
+    completed = events["batch completed", done.id]
+    assert (completed["total"], completed["completed"], completed["failed"]) == (2, 2, 0)
+    assert events["batch created", large.id]["total"] == 5000
+    cancelled = events["batch cancelled", large.id]
+    assert cancelled["total"] == 5000 and cancelled["completed"] < 5000
+    assert not any("Text number" in line for line in observed.log.getvalue().splitlines())
+
+
+async def test_no_exemplars_when_traces_are_not_exported(tmp_path: Path) -> None:
+    app = Application(
+        server_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", metrics_port=0
+        ),
+        environ={},
+    )
+    await app.start()
+    try:
+        async with authed_channel(app.port) as channel:
+            await analysis_service_pb2_grpc.AnalysisServiceStub(channel).ListAnalyses(
+                analysis_service_pb2.ListAnalysesRequest(), metadata=(("traceparent", TRACEPARENT),)
+            )
+        scrape = Observed(app, InMemorySpanExporter(), io.StringIO()).metrics(OPENMETRICS)
+    finally:
+        await app.stop(0)
+    assert 'grpc_method="ListAnalyses"' in scrape
+    assert "# {" not in scrape, "a trace id that no collector holds leads nowhere"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
@@ -57,3 +58,16 @@ async def test_each_call_is_logged_once_as_json_with_its_request_id(
     assert record["code"] == "INVALID_ARGUMENT"
     assert record["duration_ms"] >= 0
     assert record["level"] == "info"
+
+
+async def test_ctrl_c_prints_one_line_saying_it_stopped_cleanly(
+    server_process: ServerProcess,
+) -> None:
+    with server_process:
+        async with authed_channel(server_process.target) as channel:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        before = len(server_process.stderr_lines)
+        server_process.signal(signal.SIGINT)
+        assert await asyncio.to_thread(server_process.wait) == 0
+    after = server_process.stderr_lines[before:]
+    assert [json.loads(line)["event"] for line in after] == ["stopped cleanly"]

@@ -133,7 +133,8 @@ def test_public_key_tokens_need_a_page_token_secret(tmp_path: Path) -> None:
 async def _banner_token(process: ServerProcess) -> str:
     # The banner follows the "listening" line that ServerProcess waits for.
     for _ in range(100):
-        banner = "\n".join(process.stdout_lines)
+        # Plain text on a terminal, JSON lines (the words as their event) in these tests.
+        banner = "\n".join(json.loads(line)["event"] for line in process.stdout_lines)
         match = re.search(r"export TEXTLENS_TOKEN=(\S+)", banner)
         if match:
             return match.group(1)

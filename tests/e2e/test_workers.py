@@ -11,10 +11,13 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 from helpers.auth import authed_channel
+from helpers.deploy import tool
 from helpers.process import ServerProcess
 from helpers.redis import free_port
 
+from server.metrics import build_version
 from textlens.v1 import analysis_service_pb2, analysis_service_pb2_grpc
 
 REQUEST = analysis_service_pb2.CreateAnalysisRequest(text="Spread me.", analysis_type=1)
@@ -54,6 +57,28 @@ async def test_two_processes_share_the_port_and_the_metrics(tmp_path: Path) -> N
             lambda: urllib.request.urlopen(url, timeout=5).read().decode()
         )
         assert 'textlens_analyses_total{analysis_type="SENTIMENT",status="COMPLETED"} 80.0' in text
+        created = (
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="CreateAnalysis",'
+            'grpc_service="textlens.v1.AnalysisService",grpc_type="unary"} 80.0'
+        )
+        assert created in text
+        assert f'textlens_build_info{{version="{build_version()}"}} 1.0' in text
+        assert "python_info{" in text
+        assert _value(text, 'python_gc_collections_total{generation="0"}') > 0
+        # The group's figures: one series each, summed over the processes.
+        memory = [line for line in text.splitlines() if line.startswith("process_resident")]
+        assert len(memory) == 1
+        rss = sum(c.memory_info().rss for c in [psutil.Process(process.pid), *children(process)])
+        assert float(memory[0].split()[1]) == pytest.approx(rss, rel=0.2)
+        checked = await asyncio.to_thread(
+            subprocess.run,
+            [tool("promtool"), "check", "metrics"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
         _first, second = children(process)
         second.kill()  # a process that dies is replaced
         deadline = time.monotonic() + 30
@@ -69,6 +94,8 @@ async def test_two_processes_share_the_port_and_the_metrics(tmp_path: Path) -> N
         pids = [c.pid for c in children(process)]
         process.signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait) == 0
+        stopped = [r for r in process.log_records() if r["event"].startswith("stopped")]
+        assert [(r["event"], r.get("processes")) for r in stopped] == [("stopped cleanly", 2)]
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
     )
@@ -106,3 +133,8 @@ async def test_server_processes_orphaned_while_starting_stop_once_started(
         for orphan in orphans:
             if orphan.is_running():
                 orphan.kill()
+
+
+def _value(text: str, series: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(series + " "))
+    return float(line.rsplit(" ", 1)[1])

@@ -116,6 +116,14 @@ async def test_two_processes_share_one_batch_and_analyse_no_item_twice(
     attempts = await fetch_all(url, "SELECT attempts, count(*) FROM batch_items GROUP BY attempts")
     assert attempts == [(1, 6_000)]
     await assert_one_result_per_item(url, batch_id, 6_000)
+    # Of the two processes finishing its last chunks, exactly one says it is done.
+    finished = [
+        r
+        for process in (first, second)
+        for r in process.log_records()
+        if r.get("batch_id") == batch_id and r["event"] == "batch completed"
+    ]
+    assert [(r["total"], r["completed"], r["failed"]) for r in finished] == [(6_000, 6_000, 0)]
 
 
 async def test_a_server_killed_mid_batch_is_finished_by_the_next_with_one_result_per_item(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -93,9 +94,9 @@ async def test_an_unreachable_database_fails_fast_with_one_clear_line(tmp_path: 
         run_cli, "migrate", url="postgresql://postgres@127.0.0.1:1/textlens", cwd=tmp_path
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "textlens-server: the database is unavailable; retry later"
-    )
+    last = json.loads(result.stderr.strip().splitlines()[-1])  # the log is JSON: so is this
+    assert last["event"] == "textlens-server: the database is unavailable; retry later"
+    assert last["level"] == "error"
     assert "Traceback" not in result.stderr
 
 

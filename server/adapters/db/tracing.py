@@ -13,7 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 _MAX_STATEMENT_CHARS = 1000
 
 
-def trace_engine(engine: AsyncEngine, tracer_provider: trace.TracerProvider | None) -> None:
+def trace_engine(
+    engine: AsyncEngine, tracer_provider: trace.TracerProvider | None, *, background: bool = False
+) -> None:
+    """Statements of a traced call become its children; others (batch work, health and
+    gauge polls) are traced only when ``background`` asks, as they would be root spans."""
     tracer = trace.get_tracer("textlens.db", tracer_provider=tracer_provider)
     system = "postgresql" if engine.dialect.name == "postgresql" else engine.dialect.name
     database = engine.url.database or ""
@@ -21,6 +25,8 @@ def trace_engine(engine: AsyncEngine, tracer_provider: trace.TracerProvider | No
     def before(
         _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, many: bool
     ) -> None:
+        if not background and not trace.get_current_span().get_span_context().is_valid:
+            return
         operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
         span = tracer.start_span(
             f"{operation} {database}".strip(),

@@ -32,7 +32,29 @@ _CALLER_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # Probes poll health every few seconds; their lines would drown real traffic at INFO.
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
+# Faults of the server (or what it depends on), logged at ERROR; every other code is the
+# caller's doing (a bad request, a missing id, a deadline, a cancellation).
+ERROR_CODES = frozenset(
+    {
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.UNAVAILABLE,
+    }
+)
+
 log = structlog.get_logger("textlens.rpc")
+
+
+def _call_details(state: CallState) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if state.reason is not None:
+        details["reason"] = state.reason
+    if state.items_received:
+        details["items_received"] = state.items_received
+        details["items_stored"] = state.items_stored
+        details["items_rejected"] = dict(state.items_rejected)
+    return details
 
 
 def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
@@ -90,6 +112,7 @@ class RequestContextInterceptor(ScopeInterceptor):
             state.code = final_code(context)
         except TextLensError as exc:
             state.code = status_code_for(exc)
+            state.reason = exc.reason.name
             await abort_with_status(context, to_status_proto(exc), state.request_id)
         except grpc.aio.AbortError:
             state.code = final_code(context)
@@ -97,17 +120,32 @@ class RequestContextInterceptor(ScopeInterceptor):
         except asyncio.CancelledError:
             state.code = grpc.StatusCode.CANCELLED
             raise
+        except NotImplementedError:
+            # A method the contract lists but this server does not serve: the caller's
+            # answer is UNIMPLEMENTED, and nothing is wrong with the server.
+            state.code = grpc.StatusCode.UNIMPLEMENTED
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{method.path} is not implemented by this server",
+                trailing_metadata=((REQUEST_ID_KEY, state.request_id),),
+            )
         except PeerGone:
             # The client's doing, not a fault: logged as CANCELLED, at INFO, with no
             # traceback; there is nobody left to send a status to.
             state.code = grpc.StatusCode.CANCELLED
         except Exception:
             state.code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error")
+            # The tracing scope has ended: its ids are named here, as on the call's line.
+            log.exception("unhandled error", trace_id=state.trace_id, span_id=state.span_id)
             await abort_with_status(context, internal_status_proto(), state.request_id)
         finally:
             duration = time.perf_counter() - start
-            emit = log.debug if method.path.startswith(_QUIET_PREFIXES) else log.info
+            if state.code in ERROR_CODES:
+                emit = log.error
+            elif method.path.startswith(_QUIET_PREFIXES):
+                emit = log.debug
+            else:
+                emit = log.info  # a caller's mistake too: nothing is wrong with the server
             emit(
                 "rpc",
                 code=state.code.name,
@@ -115,6 +153,8 @@ class RequestContextInterceptor(ScopeInterceptor):
                 tenant=state.tenant,
                 peer=peer,
                 trace_id=state.trace_id,
+                span_id=state.span_id,
+                **_call_details(state),
             )
             for observer in self._observers:
                 observer.call_finished(method, state, duration)
