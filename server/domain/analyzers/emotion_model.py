@@ -97,7 +97,7 @@ class Vectoriser:
         low, high = self.ngram_range
         get = self.vocabulary.get
         table = {}
-        for word in words:
+        for word in dict.fromkeys(words):  # each once, in order
             columns = map(get, _padded_ngrams(word, low, high))
             table[word] = np.array([c for c in columns if c is not None], dtype=np.intp)
         return replace(self, word_columns=table)
