@@ -95,6 +95,8 @@ class Vectoriser:
     def with_word_table(self, words: Iterable[str]) -> Vectoriser:
         """This char_wb vectoriser with the columns of these words worked out in advance."""
         low, high = self.ngram_range
+        for size in range(1, _SLICED_SIZES + 1):  # made now, so no text pays for them
+            _slices(size, low, high)
         get = self.vocabulary.get
         table = {}
         for word in dict.fromkeys(words):  # each once, in order
@@ -127,7 +129,8 @@ def _gram_slices(size: int, low: int, high: int) -> tuple[slice, ...]:
     return tuple(found)
 
 
-_slices = cache(_gram_slices)  # for the usual word lengths, up to _SLICED_SIZES
+# The usual word lengths' slices, up to _SLICED_SIZES, made once at load (with_word_table).
+_slices = cache(_gram_slices)
 
 
 @dataclass(frozen=True)
