@@ -149,13 +149,15 @@ class EmotionModel:
     slope: FloatArray  # (heads,)
     offset: FloatArray  # (heads,)
     sha256: str
-    # Worked out once from the vectorisers: the idf weights of every column, and where
-    # each vectoriser after the first starts.
+    # Worked out once from the vectorisers: the idf weights of every column, where each
+    # vectoriser's columns start, and the column of unknown n-grams.
     _idf: FloatArray = field(init=False, repr=False)
     _offsets: IntArray = field(init=False, repr=False)
     _unknown: int = field(init=False, repr=False)
-    # calibrate()'s sigmoid(slope * (z + intercept) + offset) as 0.5 + 0.5 * tanh(a * z + b)
-    _half_slope: FloatArray = field(init=False, repr=False)
+    # For score(): each column's idf weight, then its coefficients times half each head's
+    # slope, in float32; calibrate()'s sigmoid(slope * (z + intercept) + offset) is then
+    # 0.5 + 0.5 * tanh(row · those + _half_offset).
+    _scoring: npt.NDArray[np.float32] = field(init=False, repr=False)
     _half_offset: FloatArray = field(init=False, repr=False)
 
     @property
@@ -167,13 +169,16 @@ class EmotionModel:
         offsets = np.array([v.offset for v in self.vectorisers], dtype=np.intp)
         object.__setattr__(self, "_offsets", offsets)
         object.__setattr__(self, "_unknown", self.vectorisers[0].unknown)
-        object.__setattr__(self, "_half_slope", 0.5 * self.slope)
+        scoring = np.empty((self.coef.shape[0], self.coef.shape[1] + 1), dtype=np.float32)
+        scoring[:, 0] = self._idf
+        np.multiply(self.coef, 0.5 * self.slope, out=scoring[:, 1:], casting="same_kind")
+        object.__setattr__(self, "_scoring", scoring)
         half_offset = 0.5 * (self.slope * self.intercept + self.offset)
         object.__setattr__(self, "_half_offset", half_offset)
 
-    def features(self, text: str) -> tuple[IntArray, FloatArray, int]:
-        """The text's TF-IDF row (columns and values, each vectoriser's part of unit length)
-        and how many of its word tokens the word vocabulary knows."""
+    def counts(self, text: str) -> tuple[IntArray, IntArray, int]:
+        """The text's known n-gram columns (sorted) with how often each occurs, and how many
+        of its word tokens the word vocabulary knows."""
         lowered = text.lower()
         pieces: list[IntArray] = []
         known_words = sum(v.collect(lowered, pieces) for v in self.vectorisers)
@@ -190,16 +195,16 @@ class EmotionModel:
         counts = starts[1:] - starts[:-1]
         if size and columns[-1] == self._unknown:  # the largest column, when present
             columns, counts = columns[:-1], counts[:-1]
+        return columns, counts, known_words
+
+    def features(self, text: str) -> tuple[IntArray, FloatArray, int]:
+        """The text's TF-IDF row (columns and values, each vectoriser's part of unit length)
+        and how many of its word tokens the word vocabulary knows."""
+        columns, counts, known_words = self.counts(text)
         values = np.log(counts)
         values += 1.0
         values *= self._idf[columns]
-        # Each vectoriser's part normalised apart: the columns are sorted, so each part is
-        # one slice.
-        bounds = np.searchsorted(columns, self._offsets).tolist()
-        for low, high in itertools.pairwise([*bounds, len(columns)]):
-            if high > low:
-                part = values[low:high]
-                part /= math.sqrt(part @ part)
+        _normalise(values, columns, self._offsets)
         return columns, values, known_words
 
     def decision(self, text: str) -> FloatArray:
@@ -209,12 +214,19 @@ class EmotionModel:
         return result
 
     def score(self, text: str) -> tuple[FloatArray, int]:
-        """Each head's calibrated probability, and the count of known word tokens."""
-        columns, values, known_words = self.features(text)
-        # calibrate() with its affine part folded in: the same figures, fewer operations. The
-        # product in float32, the coefficients' own precision: half the memory to gather.
-        z = self._half_slope * (values.astype(np.float32) @ self.coef[columns])
-        z += self._half_offset
+        """Each head's calibrated probability, and the count of known word tokens.
+
+        ``features``, ``decision`` and ``calibrate`` in one pass over the rows of
+        ``_scoring``: one gather for the idf weights and the coefficients, calibration's
+        affine part folded in, in float32, the coefficients' own precision.
+        """
+        columns, counts, known_words = self.counts(text)
+        rows = self._scoring[columns]
+        values = np.log(counts, dtype=np.float32)
+        values += 1.0
+        values *= rows[:, 0]
+        _normalise(values, columns, self._offsets)
+        z = values @ rows[:, 1:] + self._half_offset
         np.tanh(z, out=z)
         z *= 0.5
         z += 0.5
@@ -223,6 +235,16 @@ class EmotionModel:
     def probabilities(self, text: str) -> FloatArray:
         """Each head's calibrated probability for the text."""
         return calibrate(self.decision(text), self.slope, self.offset)
+
+
+def _normalise(values: npt.NDArray[Any], columns: IntArray, offsets: IntArray) -> None:
+    """Scale each vectoriser's part of a row to unit length, in place. The columns are
+    sorted, so each part is one slice."""
+    bounds = np.searchsorted(columns, offsets).tolist()
+    for low, high in itertools.pairwise([*bounds, len(columns)]):
+        if high > low:
+            part = values[low:high]
+            part /= math.sqrt(part @ part)
 
 
 def calibrate(decision: FloatArray, slope: FloatArray, offset: FloatArray) -> FloatArray:
