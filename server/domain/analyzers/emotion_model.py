@@ -34,7 +34,7 @@ IntArray = npt.NDArray[np.intp]
 MODEL_FILE = Path(__file__).parent / "data" / "goemotions-emotion.npz"
 _COMMON_WORDS = 4000  # the words also tabled with "," and "." attached
 _NO_COLUMNS: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
-_SLICED_SIZES = 64  # padded word lengths whose n-gram slices are kept once made
+_SLICED_SIZES = 64  # padded word lengths whose n-gram slices are made once, at load
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 
 
