@@ -142,6 +142,8 @@ def print_per_text(costs: dict[str, float]) -> None:
         note = ""
         if name == "sentiment":
             note = f"{cost / vader:.2f}x plain VADER"
+        elif name == "emotion":
+            note = f"{cost / sentiment:.2f}x sentiment (must stay under 2)"
         elif name == "language detection":
             note = f"{cost / sentiment:.2f}x sentiment (must stay under 0.33)"
         print(f"{name:<24} {cost:>8.1f}  {note}")

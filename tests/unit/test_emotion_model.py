@@ -41,7 +41,7 @@ def reference(model: EmotionModel) -> list[TfidfVectorizer]:
             **options,
             ngram_range=vectoriser.ngram_range,
             sublinear_tf=True,
-            vocabulary=dict(vectoriser.vocabulary),
+            vocabulary={t: c - vectoriser.offset for t, c in vectoriser.vocabulary.items()},
             dtype=np.float64,
         )
         sk.idf_ = vectoriser.idf
@@ -53,7 +53,7 @@ def sklearn_decision(
     model: EmotionModel, reference: list[TfidfVectorizer], texts: list[str]
 ) -> np.ndarray:
     x = sparse.hstack([v.transform(texts) for v in reference], format="csr")
-    return np.asarray(x @ model.coef + model.intercept)
+    return np.asarray(x @ model.coef.astype(np.float64) + model.intercept)
 
 
 def sample_texts() -> Iterator[str]:
@@ -89,6 +89,14 @@ def test_probabilities_are_the_calibrated_decisions(model: EmotionModel) -> None
     decision = model.decision("I am sad.")
     expected = 1 / (1 + np.exp(-(model.slope * decision + model.offset)))
     np.testing.assert_allclose(model.probabilities("I am sad."), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("text", ["I am sad.", "", "😍😍 lol", *TRICKY[:8], "x" * 10_000])
+def test_scores_are_the_calibrated_decisions_to_float32_precision(
+    model: EmotionModel, text: str
+) -> None:
+    scores, _ = model.score(text)
+    np.testing.assert_allclose(scores, model.probabilities(text), rtol=0, atol=1e-5)
 
 
 def test_the_model_file_names_its_data_and_licence(model: EmotionModel) -> None:

@@ -15,7 +15,7 @@ from training import evaluate, goemotions
 from training.goemotions import FittedModel, TrainConfig
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "goemotions-sample"
-CONFIG = replace(TrainConfig(), word_min_df=1, char_min_df=1, jobs=1)
+CONFIG = replace(TrainConfig(), word_min_df=1, char_min_df=1, folds=3, common_words=500, jobs=1)
 TEXTS = [
     "I am so happy for you, thank you!",
     "This is disgusting and I'm furious.",
@@ -28,8 +28,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def fitted() -> FittedModel:
-    split = goemotions.load_split
-    return goemotions.fit(split(SAMPLE, "train"), split(SAMPLE, "dev"), CONFIG)
+    return goemotions.fit(goemotions.load_split(SAMPLE, "train"), CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +65,29 @@ def test_the_model_file_holds_every_head_and_its_calibration(
     assert model.meta["dataset"].endswith("CC BY 4.0")
     assert model.meta["training"]["seed"] == CONFIG.seed
     assert model.sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
+
+
+def test_calibration_is_fitted_on_train_scores_of_fold_models_that_never_saw_them(
+    fitted: FittedModel,
+) -> None:
+    train = goemotions.load_split(SAMPLE, "train")
+    assert fitted.out_of_fold.shape == train.labels.shape
+    # An out-of-fold score is not the shipped model's score of the same text: the fold
+    # model that gave it never saw the text.
+    assert not np.allclose(fitted.out_of_fold, fitted.decision(train.texts))
+    # Calibration from those scores alone: refitting it on them gives the same numbers.
+    k = train.heads.index("ekman:joy")
+    slope, offset = goemotions.calibration(fitted.out_of_fold[:, k], train.labels[:, k])
+    assert (slope, offset) == (fitted.slope[k], fitted.offset[k])
+    assert 0 < goemotions.out_of_fold_macro_f1(fitted, train) <= 1
+
+
+def test_the_model_file_tables_the_train_splits_commonest_words(model_file: Path) -> None:
+    model = load_model(model_file)
+    char = next(v for v in model.vectorisers if v.kind == "char_wb")
+    assert "the" in char.word_columns and "i" in char.word_columns
+    assert len(goemotions.common_words(["a b a", "a c"], 2)) == 2
+    assert goemotions.common_words(["a b a", "a c", "c"], 2) == ["a", "c"]
 
 
 def test_the_shipped_inference_reproduces_the_sklearn_pipeline(
@@ -111,7 +133,9 @@ def test_the_command_line_trains_and_evaluates(
     monkeypatch.setattr(goemotions, "TrainConfig", lambda: CONFIG)
     out = tmp_path / "cli.npz"
     assert goemotions.main(["train", "--data", str(SAMPLE), "--model", str(out)]) == 0
-    assert EmotionAnalyzer(out).info.model_sha256 in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert EmotionAnalyzer(out).info.model_sha256 in printed
+    assert "macro-F1 on train, out of fold" in printed
     assert goemotions.main(["eval", "--data", str(SAMPLE), "--model", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "macro-F1" in printed and "sadness" in printed and "admiration" in printed

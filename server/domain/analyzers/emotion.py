@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from server.domain.analyzers.base import (
     EMOTIONS,
@@ -23,6 +23,10 @@ ANALYZER_NAME = "textlens-goemotions-emotion"
 # them on Plutchik's wheel: interest (curiosity) is mild anticipation, optimism is
 # anticipation + joy, desire looks ahead; acceptance (approval) is mild trust, admiration
 # is intense trust, love is joy + trust. Each is the highest of its categories' scores.
+# A named tuple made from a (name, score) pair: the category type's own _make, without the
+# length check that a pair does not need.
+_category = functools.partial(tuple.__new__, EmotionCategory)
+
 ANTICIPATION = ("curiosity", "desire", "optimism")
 TRUST = ("admiration", "approval", "love")
 EKMAN = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
@@ -42,14 +46,20 @@ class EmotionAnalyzer:
         self._model_file = model_file
         model = self._model = _shared_model(model_file)
         heads = model.heads
-        self._ekman = {name: heads.index(f"ekman:{name}") for name in (*EKMAN, "neutral")}
+        self._neutral = heads.index("ekman:neutral")
         categories = sorted((name, i) for i, name in enumerate(heads) if ":" not in name)
         categories = [(name, i) for name, i in categories if name != "neutral"]
-        self._category_names = [name for name, _ in categories]
-        self._category_columns = [i for _, i in categories]
+        self._category_names = tuple(name for name, _ in categories)
+        self._categories = operator.itemgetter(*(i for _, i in categories))
         index = dict(categories)
-        self._anticipation = [index[name] for name in ANTICIPATION]
-        self._trust = [index[name] for name in TRUST]
+        sources = {name: [heads.index(f"ekman:{name}")] for name in EKMAN}
+        sources["anticipation"] = [index[name] for name in ANTICIPATION]
+        sources["trust"] = [index[name] for name in TRUST]
+        # Each of the eight emotions (enum order) picks its heads' scores; a lone head is
+        # taken twice, so that every getter gives a tuple to take the highest of.
+        self._plutchik = [
+            operator.itemgetter(*(c := sources[e.name.lower()]), *c[:1]) for e in EMOTIONS
+        ]
         meta = model.meta
         self.info = AnalyzerInfo(
             name=ANALYZER_NAME,
@@ -65,19 +75,28 @@ class EmotionAnalyzer:
     def analyze(self, text: str) -> EmotionResult:
         probabilities, known_words = self._model.score(text)
         scores = probabilities.tolist()
-        emotions = {name: scores[i] for name, i in self._ekman.items()}
-        emotions["anticipation"] = max(scores[i] for i in self._anticipation)
-        emotions["trust"] = max(scores[i] for i in self._trust)
-        neutral = emotions.pop("neutral")
-        strongest = max(EMOTIONS, key=lambda e: emotions[e.name.lower()])
+        emotions = [max(source(scores)) for source in self._plutchik]
+        strongest = max(range(len(emotions)), key=emotions.__getitem__)  # ties: enum order
+        anger, anticipation, disgust, fear, joy, sadness, surprise, trust = emotions
+        neutral = scores[self._neutral]
+        categories = self._categories(scores)
         # A stable sort of the alphabetical categories: ties stay in name order.
-        order = np.argsort(-probabilities[self._category_columns], kind="stable").tolist()
-        names, columns = self._category_names, self._category_columns
+        order = sorted(range(len(categories)), key=categories.__getitem__, reverse=True)
+        names = map(self._category_names.__getitem__, order)
         return EmotionResult(
-            **emotions,
-            dominant=Emotion.NEUTRAL if neutral >= emotions[strongest.name.lower()] else strongest,
+            anger=anger,
+            anticipation=anticipation,
+            disgust=disgust,
+            fear=fear,
+            joy=joy,
+            sadness=sadness,
+            surprise=surprise,
+            trust=trust,
+            dominant=Emotion.NEUTRAL if neutral >= emotions[strongest] else EMOTIONS[strongest],
             matched_word_count=known_words,
             analyzer=self.info,
             neutral=neutral,
-            categories=tuple(EmotionCategory(names[i], scores[columns[i]]) for i in order),
+            categories=tuple(
+                map(_category, zip(names, map(categories.__getitem__, order), strict=True))
+            ),
         )

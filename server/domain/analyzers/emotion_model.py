@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import math
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -31,8 +33,9 @@ IntArray = npt.NDArray[np.intp]
 
 MODEL_FILE = Path(__file__).parent / "data" / "goemotions-emotion.npz"
 _COMMON_WORDS = 4000  # the words also tabled with "," and "." attached
+_NO_COLUMNS: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
+_SLICED_SIZES = 64  # padded word lengths whose n-gram slices are made once, at load
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
-_WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's own, used by its char_wb analyzer
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,9 @@ class Vectoriser:
 
     ``kind`` is "word" (``token_pattern`` tokens, n-grams joined by one space) or "char_wb"
     (character n-grams inside space-padded words), exactly as scikit-learn builds them.
+    ``vocabulary`` maps each term to its column in the stacked coefficients, which start at
+    ``offset`` for this vectoriser; ``unknown`` is the column given to terms it lacks, one
+    past the last column of every vectoriser, so that the lookups run without a branch.
     """
 
     kind: str
@@ -48,56 +54,54 @@ class Vectoriser:
     token_pattern: str
     vocabulary: Mapping[str, int]
     idf: FloatArray
-    offset: int  # where this vectoriser's columns start in the stacked coefficients
+    offset: int
+    unknown: int
     # char_wb only: the known n-gram columns of common words, worked out once at load, so
     # that a text costs a lookup per word rather than one per character n-gram. Built from
     # the model alone, never from texts seen, so no caller's text changes another's timing.
-    word_columns: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    word_columns: Mapping[str, IntArray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in ("word", "char_wb"):
             raise ValueError(f"unknown vectoriser kind {self.kind!r}")
 
-    def tokens(self, lowered: str) -> list[str]:
-        return _compiled(self.token_pattern).findall(lowered)
-
-    def terms(self, lowered: str) -> list[str]:
-        """The n-grams of an already lower-cased text, repeats included, in text order."""
-        if self.kind == "word":
-            return _word_ngrams(self.tokens(lowered), *self.ngram_range)
-        return _char_wb_ngrams(lowered, *self.ngram_range)
-
-    def known(self, grams: Iterable[str]) -> list[int]:
-        """The stacked-coefficient columns of the grams in the vocabulary, repeats kept."""
-        get, offset = self.vocabulary.get, self.offset
-        return [i + offset for i in map(get, grams) if i is not None]
-
-    def add_columns(self, lowered: str, found: list[int]) -> int:
-        """Append the columns of the text's known n-grams (once per occurrence) to ``found``.
+    def collect(self, lowered: str, pieces: list[IntArray]) -> int:
+        """Append to ``pieces`` the columns of an already lower-cased text's n-grams, once
+        per occurrence, ``unknown`` for those not in the vocabulary.
 
         Returns the number of the text's single tokens the vocabulary knows (word kind).
         """
-        if self.kind == "word":
-            tokens = self.tokens(lowered)
-            unigrams = self.known(tokens) if self.ngram_range[0] == 1 else []
-            found.extend(unigrams)
-            found.extend(
-                self.known(_word_ngrams(tokens, max(2, self.ngram_range[0]), self.ngram_range[1]))
-            )
-            return len(unigrams)
+        get, unknown = self.vocabulary.get, itertools.repeat(self.unknown)
         low, high = self.ngram_range
-        table = self.word_columns
-        for word in _WHITE_SPACES.sub(" ", lowered).split():
-            columns = table.get(word)
-            found.extend(
-                self.known(_padded_ngrams(word, low, high)) if columns is None else columns
-            )
-        return 0
+        found: list[int] = []
+        known = 0
+        if self.kind == "word":
+            tokens = _compiled(self.token_pattern).findall(lowered)
+            for n in range(low, high + 1):
+                shifted = (tokens[i:] for i in range(n))
+                grams = tokens if n == 1 else map(" ".join, zip(*shifted, strict=False))
+                found.extend(map(get, grams, unknown))
+                if n == 1:
+                    known = len(found) - found.count(self.unknown)
+        else:
+            # split() is scikit-learn's whitespace collapsing and split in one step.
+            words, table = lowered.split(), self.word_columns
+            pieces.extend(map(table.get, words, itertools.repeat(_NO_COLUMNS)))
+            for word in itertools.filterfalse(table.__contains__, words):
+                found.extend(map(get, _padded_ngrams(word, low, high), unknown))
+        pieces.append(np.array(found, dtype=np.intp))
+        return known
 
     def with_word_table(self, words: Iterable[str]) -> Vectoriser:
         """This char_wb vectoriser with the columns of these words worked out in advance."""
         low, high = self.ngram_range
-        table = {word: tuple(self.known(_padded_ngrams(word, low, high))) for word in words}
+        for size in range(1, _SLICED_SIZES + 1):  # made now, so no text pays for them
+            _slices(size, low, high)
+        get = self.vocabulary.get
+        table = {}
+        for word in dict.fromkeys(words):  # each once, in order
+            columns = map(get, _padded_ngrams(word, low, high))
+            table[word] = np.array([c for c in columns if c is not None], dtype=np.intp)
         return replace(self, word_columns=table)
 
 
@@ -106,32 +110,27 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _word_ngrams(tokens: list[str], low: int, high: int) -> list[str]:
-    """scikit-learn's ``_word_ngrams``: the n-grams for n in [low, high], space-joined."""
-    grams = list(tokens) if low == 1 else []
-    for n in range(max(low, 2), high + 1):
-        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-    return grams
-
-
-def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
-    """scikit-learn's ``_char_wb_ngrams``: character n-grams of each space-padded word."""
-    grams: list[str] = []
-    for word in _WHITE_SPACES.sub(" ", text).split():
-        grams.extend(_padded_ngrams(word, low, high))
-    return grams
-
-
-def _padded_ngrams(word: str, low: int, high: int) -> list[str]:
+def _padded_ngrams(word: str, low: int, high: int) -> Iterator[str]:
+    """scikit-learn's char_wb n-grams of one word, cut by slices worked out per length."""
     padded = f" {word} "
     size = len(padded)
-    grams: list[str] = []
+    slices = _slices(size, low, high) if size <= _SLICED_SIZES else _gram_slices(size, low, high)
+    return map(padded.__getitem__, slices)
+
+
+def _gram_slices(size: int, low: int, high: int) -> tuple[slice, ...]:
+    """Where the n-grams (low <= n <= high) of a padded word of ``size`` characters are."""
+    found: list[slice] = []
     for n in range(low, high + 1):
         if size <= n:  # the whole padded word, counted once for all the larger n
-            grams.append(padded)
+            found.append(slice(0, size))
             break
-        grams.extend(padded[i : i + n] for i in range(size - n + 1))
-    return grams
+        found.extend(slice(i, i + n) for i in range(size - n + 1))
+    return tuple(found)
+
+
+# The usual word lengths' slices, up to _SLICED_SIZES, made once at load (with_word_table).
+_slices = cache(_gram_slices)
 
 
 @dataclass(frozen=True)
@@ -145,15 +144,21 @@ class EmotionModel:
 
     meta: Mapping[str, Any]
     vectorisers: tuple[Vectoriser, ...]
-    coef: FloatArray  # (features, heads)
+    coef: npt.NDArray[np.float32]  # (features, heads), float32 as the file stores them
     intercept: FloatArray  # (heads,)
     slope: FloatArray  # (heads,)
     offset: FloatArray  # (heads,)
     sha256: str
-    # Worked out once from the vectorisers: the idf weights of every column, and where
-    # each vectoriser after the first starts.
+    # Worked out once from the vectorisers: the idf weights of every column, where each
+    # vectoriser's columns start, and the column of unknown n-grams.
     _idf: FloatArray = field(init=False, repr=False)
-    _starts: IntArray = field(init=False, repr=False)
+    _offsets: IntArray = field(init=False, repr=False)
+    _unknown: int = field(init=False, repr=False)
+    # For score(): each column's idf weight, then its coefficients times half each head's
+    # slope, in float32; calibrate()'s sigmoid(slope * (z + intercept) + offset) is then
+    # 0.5 + 0.5 * tanh(row · those + _half_offset).
+    _scoring: npt.NDArray[np.float32] = field(init=False, repr=False)
+    _half_offset: FloatArray = field(init=False, repr=False)
 
     @property
     def heads(self) -> list[str]:
@@ -161,21 +166,45 @@ class EmotionModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_idf", np.concatenate([v.idf for v in self.vectorisers]))
-        starts = np.array([v.offset for v in self.vectorisers[1:]], dtype=np.intp)
-        object.__setattr__(self, "_starts", starts)
+        offsets = np.array([v.offset for v in self.vectorisers], dtype=np.intp)
+        object.__setattr__(self, "_offsets", offsets)
+        object.__setattr__(self, "_unknown", self.vectorisers[0].unknown)
+        scoring = np.empty((self.coef.shape[0], self.coef.shape[1] + 1), dtype=np.float32)
+        scoring[:, 0] = self._idf
+        np.multiply(self.coef, 0.5 * self.slope, out=scoring[:, 1:], casting="same_kind")
+        object.__setattr__(self, "_scoring", scoring)
+        half_offset = 0.5 * (self.slope * self.intercept + self.offset)
+        object.__setattr__(self, "_half_offset", half_offset)
+
+    def counts(self, text: str) -> tuple[IntArray, IntArray, int]:
+        """The text's known n-gram columns (sorted) with how often each occurs, and how many
+        of its word tokens the word vocabulary knows."""
+        lowered = text.lower()
+        pieces: list[IntArray] = []
+        known_words = sum(v.collect(lowered, pieces) for v in self.vectorisers)
+        # One count over all the columns: sorted, the runs of one column are its count.
+        # A few whole-array operations, where numpy's unique costs several times more.
+        found = np.concatenate(pieces)
+        found.sort()
+        size = len(found)
+        edges = np.empty(size + 1, dtype=bool)
+        edges[0] = edges[size] = True
+        np.not_equal(found[1:], found[:-1], out=edges[1:size])
+        starts = np.flatnonzero(edges)
+        columns = found[starts[:-1]]
+        counts = starts[1:] - starts[:-1]
+        if size and columns[-1] == self._unknown:  # the largest column, when present
+            columns, counts = columns[:-1], counts[:-1]
+        return columns, counts, known_words
 
     def features(self, text: str) -> tuple[IntArray, FloatArray, int]:
         """The text's TF-IDF row (columns and values, each vectoriser's part of unit length)
         and how many of its word tokens the word vocabulary knows."""
-        lowered = text.lower()
-        found: list[int] = []
-        known_words = sum(v.add_columns(lowered, found) for v in self.vectorisers)
-        # One count over all the columns, then each vectoriser's part normalised apart.
-        columns, counts = np.unique(np.array(found, dtype=np.intp), return_counts=True)
-        values = (np.log(counts) + 1.0) * self._idf[columns]
-        part = np.searchsorted(self._starts, columns, side="right")
-        norms = np.sqrt(np.bincount(part, weights=values * values, minlength=len(self.vectorisers)))
-        values /= norms[part]
+        columns, counts, known_words = self.counts(text)
+        values = np.log(counts)
+        values += 1.0
+        values *= self._idf[columns]
+        _normalise(values, columns, self._offsets)
         return columns, values, known_words
 
     def decision(self, text: str) -> FloatArray:
@@ -185,14 +214,37 @@ class EmotionModel:
         return result
 
     def score(self, text: str) -> tuple[FloatArray, int]:
-        """Each head's calibrated probability, and the count of known word tokens."""
-        columns, values, known_words = self.features(text)
-        decision = values @ self.coef[columns] + self.intercept
-        return calibrate(decision, self.slope, self.offset), known_words
+        """Each head's calibrated probability, and the count of known word tokens.
+
+        ``features``, ``decision`` and ``calibrate`` in one pass over the rows of
+        ``_scoring``: one gather for the idf weights and the coefficients, calibration's
+        affine part folded in, in float32, the coefficients' own precision.
+        """
+        columns, counts, known_words = self.counts(text)
+        rows = self._scoring[columns]
+        values = np.log(counts, dtype=np.float32)
+        values += 1.0
+        values *= rows[:, 0]
+        _normalise(values, columns, self._offsets)
+        z = values @ rows[:, 1:] + self._half_offset
+        np.tanh(z, out=z)
+        z *= 0.5
+        z += 0.5
+        return z, known_words
 
     def probabilities(self, text: str) -> FloatArray:
         """Each head's calibrated probability for the text."""
         return calibrate(self.decision(text), self.slope, self.offset)
+
+
+def _normalise(values: npt.NDArray[Any], columns: IntArray, offsets: IntArray) -> None:
+    """Scale each vectoriser's part of a row to unit length, in place. The columns are
+    sorted, so each part is one slice."""
+    bounds = np.searchsorted(columns, offsets).tolist()
+    for low, high in itertools.pairwise([*bounds, len(columns)]):
+        if high > low:
+            part = values[low:high]
+            part /= math.sqrt(part @ part)
 
 
 def calibrate(decision: FloatArray, slope: FloatArray, offset: FloatArray) -> FloatArray:
@@ -233,30 +285,37 @@ def load_model(path: Path) -> EmotionModel:
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta: dict[str, Any] = json.loads(arrays["meta"].tobytes().decode())
+    specs = meta["vectorisers"]
+    vocabularies = [
+        arrays[f"vocabulary_{i}"].tobytes().decode().split("\n") for i in range(len(specs))
+    ]
+    unknown = sum(map(len, vocabularies))
     vectorisers = []
     offset = 0
-    for i, spec in enumerate(meta["vectorisers"]):
-        terms = arrays[f"vocabulary_{i}"].tobytes().decode().split("\n")
+    for i, (spec, terms) in enumerate(zip(specs, vocabularies, strict=True)):
         vectorisers.append(
             Vectoriser(
                 kind=spec["kind"],
                 ngram_range=(int(spec["ngram_range"][0]), int(spec["ngram_range"][1])),
                 token_pattern=spec["token_pattern"],
-                vocabulary={term: column for column, term in enumerate(terms)},
+                vocabulary={term: column for column, term in enumerate(terms, offset)},
                 idf=arrays[f"idf_{i}"].astype(np.float64),
                 offset=offset,
+                unknown=unknown,
             )
         )
         offset += len(terms)
-    # Single words of the word vocabulary: the words texts are mostly made of; the most
+    # The words tabled for the char_wb vectoriser: the training texts' commonest words as
+    # the model file lists them, and the single words of the word vocabulary, the most
     # frequent of them also as they often end a clause or sentence ("it.", "me,").
-    words = [t for v in vectorisers if v.kind == "word" for t in v.vocabulary if " " not in t]
+    words = arrays["words"].tobytes().decode().split("\n") if "words" in arrays else []
     word = next((v for v in vectorisers if v.kind == "word"), None)
     if word is not None:
-        ranked = sorted(words, key=lambda t: (word.idf[word.vocabulary[t]], t))
-        words += [t + mark for t in ranked[:_COMMON_WORDS] for mark in ",."]
+        singles = [t for t in word.vocabulary if " " not in t]
+        ranked = sorted(singles, key=lambda t: (word.idf[word.vocabulary[t] - word.offset], t))
+        words += singles + [t + mark for t in ranked[:_COMMON_WORDS] for mark in ",."]
     vectorisers = [v.with_word_table(words) if v.kind == "char_wb" else v for v in vectorisers]
-    coef = arrays["coef"].astype(np.float64)
+    coef = arrays["coef"].astype(np.float32)
     if coef.shape != (offset, len(meta["heads"])):
         raise ValueError(f"model file {path.name}: coefficients do not match the vocabularies")
     return EmotionModel(
