@@ -434,11 +434,17 @@ async def test_a_method_that_is_not_implemented_answers_unimplemented_logged_at_
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await channel.unary_unary("/test.Partial/Later")(b"")
+        request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
+        # The call's line is written as the call ends, which may be just after the client
+        # has its status: wait for it before stopping the server.
+        for _ in range(100):
+            lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
+            if lines:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await server.stop(0)
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    request_id = dict(caught.value.trailing_metadata() or ())["x-request-id"]
-    lines = [r for r in observed.log_lines() if r.get("request_id") == request_id]
     assert [(r["event"], r["level"], r["code"]) for r in lines] == [
         ("rpc", "info", "UNIMPLEMENTED")
     ]
