@@ -1,4 +1,5 @@
-"""Composition root: builds adapters, use cases and the gRPC server from Settings."""
+"""The runtime of one server process: starts what bootstrap built, runs its background
+tasks under supervision, and drains it all on SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -18,81 +19,32 @@ from grpc_health.v1 import health_pb2
 from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.adapters.cache import LruResultCache, RedisResultCache
-from server.adapters.db import migrate
-from server.adapters.db.engine import create_engine, is_sqlite
+from server.adapters.cache import RedisResultCache
+from server.adapters.db.engine import create_engine
+from server.adapters.db.schema import close_engine, database_reachable, prepare_schema
 from server.adapters.db.tracing import trace_engine
-from server.adapters.db.uow import SqlUnitOfWork
-from server.adapters.db.writer import GroupCommitWriter
-from server.adapters.ratelimit import LimitsRateLimiter
+from server.bootstrap import Graph, build
 from server.config import Settings
-from server.domain.analyzers import load_analyzers
-from server.domain.errors import SchemaOutOfDate
-from server.keys import derive_key, purpose_secret
+from server.keys import purpose_secret
 from server.logs import announce
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
-from server.metrics import PrometheusMetrics, methods_of
-from server.service.analyses import AnalysisUseCases
-from server.service.analyst import SWITCH_INTERVAL_SECONDS, Analyst
-from server.service.batches import BatchUseCases
-from server.service.paging import Pager, PageTokens
-from server.service.streaming import StreamUseCases
+from server.metrics import PrometheusMetrics
+from server.service.analyst import SWITCH_INTERVAL_SECONDS
 from server.service.worker import BatchWorker
 from server.tracing import export_endpoint
 from server.tracing import shutdown as shutdown_tracing
 from server.tracing import tracer_provider as make_tracer_provider
-from server.transport.auth import (
-    ALL_SCOPES,
-    TokenVerifier,
-    issue_token,
-    load_keys,
-    token_banner,
-)
-from server.transport.codec import StreamAnswerSize
-from server.transport.grpc_server import (
-    ANALYSIS_SERVICE,
-    BATCH_SERVICE,
-    MAX_MESSAGE_BYTES,
-    REFLECTION_V1,
-    REFLECTION_V1ALPHA,
-    TEXTLENS_SERVICES,
-    Capacity,
-    create_health_server,
-    create_server,
-    server_credentials,
-)
+from server.transport.auth import ALL_SCOPES, issue_token, load_keys, token_banner
+from server.transport.grpc_server import TEXTLENS_SERVICES, create_health_server, server_credentials
 from server.transport.health import HealthServicer
-from server.transport.interceptors.auth import AuthInterceptor
-from server.transport.interceptors.concurrency import Cap, OpenCallsInterceptor
-from server.transport.interceptors.request_context import RequestContextInterceptor
-from server.transport.interceptors.tracing import TracingInterceptor
-from server.transport.servicers import AnalysisServicer, BatchServicer
-from textlens.v1 import analysis_service_pb2, batch_service_pb2
 
 log = structlog.get_logger("textlens.app")
 
 PENDING_REFRESH_SECONDS = 5.0
 HEALTH_CHECK_SECONDS = 1.0
-HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
-
-# Whose call series exist from the start (reflection's come with its first call).
-SERVED_SERVICES = (
-    analysis_service_pb2.DESCRIPTOR.services_by_name["AnalysisService"],
-    batch_service_pb2.DESCRIPTOR.services_by_name["BatchService"],
-    health_pb2.DESCRIPTOR.services_by_name["Health"],
-)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def result_cache(settings: Settings) -> LruResultCache | RedisResultCache | None:
-    """Redis's when configured, else this process's LRU; none with a size of 0."""
-    if settings.result_cache_size == 0:
-        return None
-    if settings.redis_url:
-        return RedisResultCache(settings.redis_url)
-    return LruResultCache(settings.result_cache_size)
 
 
 def shared_secret(settings: Settings, dev_secret: str | None) -> str:
@@ -105,62 +57,6 @@ def shared_secret(settings: Settings, dev_secret: str | None) -> str:
         jwt_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         dev_secret=dev_secret,
     )
-
-
-def tenant_caps(settings: Settings) -> OpenCallsInterceptor:
-    """Each tenant's open streams and watches, and everyone's reflection streams, capped
-    per server process (health watches are capped by the health servicer)."""
-    reflection = Cap(
-        "reflection streams",
-        settings.max_reflection_streams,
-        "TEXTLENS_MAX_REFLECTION_STREAMS",
-        per_tenant=False,
-    )
-    return OpenCallsInterceptor(
-        {
-            f"/{REFLECTION_V1ALPHA}/ServerReflectionInfo": reflection,
-            f"/{REFLECTION_V1}/ServerReflectionInfo": reflection,
-            f"/{ANALYSIS_SERVICE}/AnalyzeStream": Cap(
-                "streams", settings.max_streams_per_tenant, "TEXTLENS_MAX_STREAMS_PER_TENANT"
-            ),
-            f"/{BATCH_SERVICE}/WatchBatch": Cap(
-                "watches", settings.max_watches_per_tenant, "TEXTLENS_MAX_WATCHES_PER_TENANT"
-            ),
-        }
-    )
-
-
-async def prepare_schema(engine: AsyncEngine, *, apply: bool) -> None:
-    """Migrates the embedded SQLite (or any database when told); refuses a stale PostgreSQL."""
-    if apply or is_sqlite(engine):
-        await migrate.upgrade(engine)
-        return
-    current = await migrate.current_revision(engine)
-    if current != migrate.head_revision():
-        raise SchemaOutOfDate(
-            f"database schema is at revision {current or 'none'}, this server needs "
-            f"{migrate.head_revision()}: run `textlens-server migrate` (or `serve --migrate`)"
-        )
-
-
-async def database_reachable(engine: AsyncEngine) -> bool:
-    try:
-        async with asyncio.timeout(HEALTH_CHECK_TIMEOUT_SECONDS), engine.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
-    except Exception:  # noqa: BLE001 - any failure means "not reachable now"
-        return False
-    return True
-
-
-async def close_engine(engine: AsyncEngine) -> None:
-    """Disposes the pool once every connection is back (calls cancelled by the shutdown
-    finish their unit of work first), so none is dropped unclosed."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(5):
-            # The pool offers no event to wait on, so it is polled.
-            while engine.pool.checkedout():  # type: ignore[attr-defined]  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-    await engine.dispose()
 
 
 class Application:
@@ -194,14 +90,12 @@ class Application:
         self.port: int | None = None
         self.metrics_port: int | None = None
         self.health_port: int | None = None
-        self._server: grpc.aio.Server | None = None
+        self._graph: Graph | None = None
         self._health_server: grpc.aio.Server | None = None
-        self._writer: GroupCommitWriter | None = None
-        self._analyst: Analyst | None = None
-        self._cache: LruResultCache | RedisResultCache | None = None
         self._engine: AsyncEngine | None = None
         self.workers: list[BatchWorker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
     @property
@@ -218,106 +112,31 @@ class Application:
     async def start(self) -> int:
         """Prepares storage, binds the port, starts serving and returns the bound port."""
         settings = self.settings
-        self._engine = create_engine(settings.database_url)
+        engine = self._engine = create_engine(settings.database_url)
         if self.check_schema:
             try:
-                await prepare_schema(self._engine, apply=self.migrate_schema)
+                await prepare_schema(engine, apply=self.migrate_schema)
             except BaseException:
-                await self._engine.dispose()
+                await engine.dispose()
                 raise
-        engine = self._engine
         trace_engine(engine, self.tracer_provider, background=settings.trace_background)
-
-        def uow() -> SqlUnitOfWork:
-            return SqlUnitOfWork(engine)
-
-        self._cache = result_cache(settings)
-        analyzers = load_analyzers(settings.analyzers)
+        graph = self._graph = build(
+            settings,
+            engine,
+            keys=self.keys,
+            secret=self._secret,
+            metrics=self.metrics,
+            tracer_provider=self.tracer_provider,
+            health=self.health,
+        )
+        self.workers = graph.workers
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # long texts are analysed in a thread
-        for analyzer in analyzers.values():
+        for analyzer in graph.analyzers.values():
             # An opt-in analyzer whose data is not free for every use says so at each start.
             if notice := getattr(analyzer, "licence_notice", ""):
                 log.warning("analyzer licence", analyzer=analyzer.info.name, notice=notice)
-        analyst = self._analyst = Analyst(
-            analyzers,
-            cache=self._cache,
-            cache_secret=derive_key(self._secret, "result-cache"),
-            metrics=self.metrics,
-        )
-        pager = Pager(PageTokens(derive_key(self._secret, "page-tokens")))
-        limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
-        metrics = self.metrics
-        max_chars = settings.max_text_chars
-        self._writer = GroupCommitWriter(engine)
-        analyses = AnalysisUseCases(
-            uow,
-            analyst,
-            pager,
-            max_text_chars=max_chars,
-            limiter=limiter,
-            metrics=metrics,
-            writer=self._writer,
-        )
-        streams = StreamUseCases(
-            uow,
-            analyst,
-            max_text_chars=max_chars,
-            limiter=limiter,
-            metrics=metrics,
-            answer_size=StreamAnswerSize(MAX_MESSAGE_BYTES),
-        )
-        batches = BatchUseCases(
-            uow,
-            pager,
-            max_text_chars=max_chars,
-            max_batch_texts=settings.max_batch_texts,
-            limiter=limiter,
-        )
-        self._server = create_server(
-            # Outermost first: every call, even one refused by auth or the rate limit, gets
-            # a request id, a log line, metrics and a span.
-            interceptors=[
-                RequestContextInterceptor(observers=[metrics]),
-                TracingInterceptor(self.tracer_provider, probes=settings.trace_background),
-                AuthInterceptor(TokenVerifier(self.keys)),
-                tenant_caps(settings),
-            ],
-            analysis=AnalysisServicer(
-                analyses, streams, stream_idle_seconds=settings.stream_idle_seconds
-            ),
-            batches=BatchServicer(batches),
-            health_servicer=self.health,
-            capacity=Capacity(
-                max_concurrent_rpcs=settings.max_concurrent_rpcs,
-                max_streams_per_connection=settings.max_streams_per_connection,
-                stream_window_bytes=settings.stream_window_bytes,
-                connection_idle_seconds=settings.connection_idle_seconds,
-            ),
-        )
-        metrics.initialise(methods_of(*SERVED_SERVICES))
-        self.workers = [
-            BatchWorker(
-                uow,
-                analyst,
-                chunk_size=settings.batch_chunk_size,
-                lease_seconds=settings.batch_lease_seconds,
-                idle_seconds=settings.batch_poll_seconds,
-                wake=batches.created,
-                metrics=metrics,
-            )
-            for _ in range(settings.batch_workers)
-        ]
-        address = f"{settings.host}:{settings.port}"
-        credentials = server_credentials(
-            settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
-        )
-        if credentials is None:
-            self.port = self._server.add_insecure_port(address)
-        else:
-            self.port = self._server.add_secure_port(address, credentials)
-        if self.port == 0:
-            raise RuntimeError(f"could not bind {address}")
-        await self._server.start()
+        self.port = self._bind(graph.server)
+        await graph.server.start()
         if settings.health_port is not None:
             self._health_server = create_health_server(self.health)
             self.health_port = self._health_server.add_insecure_port(
@@ -325,28 +144,61 @@ class Application:
             )
             await self._health_server.start()
         self._worker_tasks = [
-            asyncio.create_task(worker.run(self._stopping), name=f"batch-worker-{i}")
+            self._supervised(f"batch-worker-{i}", worker.run(self._stopping))
             for i, worker in enumerate(self.workers)
         ]
-        self._worker_tasks.append(
-            asyncio.create_task(self._refresh_pending(uow), name="pending-gauge")
-        )
-        self._worker_tasks.append(
-            asyncio.create_task(self._watch_database(engine), name="database-health")
-        )
-        self._worker_tasks.append(asyncio.create_task(self._trim_memory(), name="memory-trim"))
+        self._tasks = [
+            self._supervised("pending-gauge", self._every(PENDING_REFRESH_SECONDS, self._pending)),
+            self._supervised("database-health", self._watch_database(engine)),
+            self._supervised("memory-trim", self._every(TRIM_EVERY_SECONDS, self._trim_memory)),
+        ]
         if settings.metrics_port is not None and self.serve_metrics:
             self.metrics_port = self.metrics.serve(settings.host, settings.metrics_port)
         await self._set_health(SERVING)
         log.info("serving", host=settings.host, port=self.port, metrics_port=self.metrics_port)
         return self.port
 
+    def _bind(self, server: grpc.aio.Server) -> int:
+        settings = self.settings
+        address = f"{settings.host}:{settings.port}"
+        credentials = server_credentials(
+            settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
+        )
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+        if port == 0:
+            raise RuntimeError(f"could not bind {address}")
+        return port
+
+    def _supervised(self, name: str, work: Awaitable[None]) -> asyncio.Task[None]:
+        """A background task of this process: a failure is logged, never silently lost."""
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed", task=name)
+
+        return asyncio.create_task(run(), name=name)
+
+    async def _every(self, seconds: float, step: Callable[[], Awaitable[bool]]) -> None:
+        """Runs ``step`` every ``seconds`` until the process stops or the step says so."""
+        while not self._stopping.is_set() and await step():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _watch_database(self, engine: AsyncEngine) -> None:
         """Keeps health truthful: the textlens services are NOT_SERVING while the database
         cannot be reached. The server as a whole ("") stays SERVING, so a liveness probe
         does not restart a process that is fine and only waiting for its database."""
         serving = True
-        while not self._stopping.is_set():
+
+        async def check() -> bool:
+            nonlocal serving
             reachable = await database_reachable(engine)
             if reachable != serving and not self._stopping.is_set():
                 serving = reachable
@@ -357,23 +209,22 @@ class Application:
                     log.info("database reachable again: serving")
                 else:
                     log.warning("database unreachable: health NOT_SERVING")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), HEALTH_CHECK_SECONDS)
+            return True
 
-    async def _trim_memory(self) -> None:
+        await self._every(HEALTH_CHECK_SECONDS, check)
+
+    async def _trim_memory(self) -> bool:
         """Keeps resident memory near what is in use, not at its high-water mark."""
-        while release_free_memory() and not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), TRIM_EVERY_SECONDS)
+        return release_free_memory()
 
-    async def _refresh_pending(self, uow: Callable[[], SqlUnitOfWork]) -> None:
+    async def _pending(self) -> bool:
         """Keeps the pending-items gauge current (every replica sees the whole queue)."""
-        while not self._stopping.is_set():
-            with contextlib.suppress(Exception):
-                async with uow() as work:
-                    self.metrics.pending.set(await work.batches.pending_count())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), PENDING_REFRESH_SECONDS)
+        if self._graph is None:
+            return False
+        with contextlib.suppress(Exception):
+            async with self._graph.uow() as work:
+                self.metrics.pending.set(await work.batches.pending_count())
+        return True
 
     async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
         for service in ("", *TEXTLENS_SERVICES):
@@ -382,21 +233,20 @@ class Application:
     async def stop(self, grace: float | None = None) -> None:
         """Drains: health NOT_SERVING at once; in-flight calls and batch chunks get ``grace``
         seconds; batch items still claimed are then released for other replicas."""
-        if self._server is None:
+        graph, self._graph = self._graph, None
+        if graph is None:
             return
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         started = time.monotonic()
         log.debug("draining", grace_seconds=grace)
         await self.health.enter_graceful_shutdown()
         self._stopping.set()
-        await asyncio.gather(self._server.stop(grace), self._stop_workers(grace))
-        if self._writer is not None:
-            await self._writer.close()
-        if self._analyst is not None:
-            self._analyst.close()
-        if isinstance(self._cache, RedisResultCache):
-            await self._cache.close()
-        self._server = None
+        await asyncio.gather(graph.server.stop(grace), self._stop_workers(grace))
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await graph.writer.close()
+        graph.analyst.close()
+        if isinstance(graph.cache, RedisResultCache):
+            await graph.cache.close()
         if self._health_server is not None:
             await self._health_server.stop(0)
             self._health_server = None
@@ -419,15 +269,6 @@ class Application:
         for task in late:
             task.cancel()
         await asyncio.gather(*self._worker_tasks, return_exceptions=True)
-
-
-async def prepare_schema_once(settings: Settings, *, apply: bool) -> None:
-    """The schema step of ``serve``, run once by the parent of several server processes."""
-    engine = create_engine(settings.database_url)
-    try:
-        await prepare_schema(engine, apply=apply)
-    finally:
-        await engine.dispose()
 
 
 async def serve(
@@ -485,13 +326,3 @@ async def _stop_when_orphaned(stop: asyncio.Event, parent: int) -> None:
         await asyncio.sleep(1)
     log.warning("parent process gone: stopping")
     stop.set()
-
-
-async def run_migrations(settings: Settings) -> str | None:
-    """Applies every pending migration; returns the revision the database is now at."""
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate.upgrade(engine)
-        return await migrate.current_revision(engine)
-    finally:
-        await engine.dispose()

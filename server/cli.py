@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr, ValidationError
 
+from server.adapters.db import SchemaOutOfDate
 from server.config import Settings, describe
-from server.domain.errors import SchemaOutOfDate, Unavailable
+from server.domain.errors import Unavailable
 from server.keys import ConfigurationError, dev_secret, purpose_secret
 from server.logs import announce, configure_logging, loop_exception_handler
 from server.ports import PortInUse, reserve
@@ -220,7 +221,9 @@ def _main(settings: Settings, args: argparse.Namespace, dev: str | None) -> int:
                 )
             )
         elif args.command == "migrate":
-            revision = _run(app.run_migrations(settings))
+            from server.adapters.db.schema import run_migrations  # noqa: PLC0415
+
+            revision = _run(run_migrations(settings.database_url))
             announce(f"database schema at revision {revision}", sys.stdout, revision=revision)
     except (SchemaOutOfDate, Unavailable) as exc:
         announce(f"textlens-server: {exc}", sys.stderr, level="error")

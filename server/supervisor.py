@@ -25,8 +25,9 @@ from typing import Any, TextIO
 
 import structlog
 
+from server.adapters.db import SchemaOutOfDate
 from server.config import Settings
-from server.domain.errors import SchemaOutOfDate, Unavailable
+from server.domain.errors import Unavailable
 from server.logs import announce
 
 log = structlog.get_logger("textlens.supervisor")
@@ -35,17 +36,16 @@ RESTART_DELAY_SECONDS = 1.0
 READY_TIMEOUT_SECONDS = 60.0
 
 
-_SCHEMA_STEP = "import sys, server.supervisor as s; s.prepare_schema(sys.argv[1] == 'apply')"
 _SCHEMA_REFUSED = 3
 
 
 def prepare_schema(apply: bool) -> None:
     """The schema step, in a process of its own: a refusal goes to stderr as one JSON line
     (its kind and message) for the parent to raise again."""
-    from server.app import prepare_schema_once  # noqa: PLC0415 - only in that process
+    from server.adapters.db.schema import prepare_schema_once  # noqa: PLC0415 - only there
 
     try:
-        asyncio.run(prepare_schema_once(Settings(), apply=apply))
+        asyncio.run(prepare_schema_once(Settings().database_url, apply=apply))
     except (SchemaOutOfDate, Unavailable) as exc:
         refusal = {"kind": type(exc).__name__, "message": str(exc)}
         print(json.dumps(refusal), file=sys.stderr)
@@ -55,8 +55,8 @@ def prepare_schema(apply: bool) -> None:
 async def _prepare_schema_elsewhere(*, apply: bool) -> None:
     step = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        _SCHEMA_STEP,
+        "-m",
+        "server.supervisor",
         "apply" if apply else "check",
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -223,3 +223,7 @@ class Supervisor:
             keys = load_keys(self.settings, self.dev_secret)
             hint = token_banner(keys, host, self.port, self.settings.dev_secret_file)
             announce(hint, banner)
+
+
+if __name__ == "__main__":  # the schema step: python -m server.supervisor apply|check
+    prepare_schema(sys.argv[1] == "apply")

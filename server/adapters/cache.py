@@ -26,6 +26,7 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from server.config import Settings
 from server.domain.analyzers.base import (
     AnalysisResult,
     QualityIssue,
@@ -280,3 +281,15 @@ class RedisResultCache:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+ResultCacheAdapter = LruResultCache | RedisResultCache
+
+
+def result_cache(settings: Settings) -> ResultCacheAdapter | None:
+    """Redis's when configured, else this process's LRU; none with a size of 0."""
+    if settings.result_cache_size == 0:
+        return None
+    if settings.redis_url:
+        return RedisResultCache(settings.redis_url)
+    return LruResultCache(settings.result_cache_size)

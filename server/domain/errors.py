@@ -162,7 +162,3 @@ class Unavailable(TextLensError):
 
 class NotImplementedYet(TextLensError):
     default_reason = ErrorReason.NOT_IMPLEMENTED
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database schema is older than this server; run `textlens-server migrate`."""

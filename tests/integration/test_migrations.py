@@ -15,11 +15,10 @@ from alembic.runtime.migration import MigrationContext
 from helpers.auth import TEST_SECRET, server_settings
 from helpers.databases import database_url, temporary_database
 
-from server.adapters.db import migrate
+from server.adapters.db import SchemaOutOfDate, migrate
 from server.adapters.db.engine import create_engine
 from server.adapters.db.tables import Base
 from server.app import Application
-from server.domain.errors import SchemaOutOfDate
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -13,9 +13,16 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from server.config import Settings
 from server.domain.errors import ErrorReason, ResourceExhausted
 from server.domain.model import DEFAULT_TENANT
 from server.transport.context import current_call
+from server.transport.grpc_server import (
+    ANALYSIS_SERVICE,
+    BATCH_SERVICE,
+    REFLECTION_V1,
+    REFLECTION_V1ALPHA,
+)
 from server.transport.interceptors.base import Context, Method, ScopeInterceptor
 
 
@@ -67,3 +74,22 @@ class OpenCallsInterceptor(ScopeInterceptor):
             self._open[key] -= 1
             if not self._open[key]:
                 del self._open[key]
+
+
+def tenant_caps(settings: Settings) -> OpenCallsInterceptor:
+    """Each tenant's open streams and watches, and everyone's reflection streams, capped
+    per server process (health watches are capped by the health servicer)."""
+    name = settings.max_reflection_streams, "TEXTLENS_MAX_REFLECTION_STREAMS"
+    reflection = Cap("reflection streams", *name, per_tenant=False)
+    return OpenCallsInterceptor(
+        {
+            f"/{REFLECTION_V1ALPHA}/ServerReflectionInfo": reflection,
+            f"/{REFLECTION_V1}/ServerReflectionInfo": reflection,
+            f"/{ANALYSIS_SERVICE}/AnalyzeStream": Cap(
+                "streams", settings.max_streams_per_tenant, "TEXTLENS_MAX_STREAMS_PER_TENANT"
+            ),
+            f"/{BATCH_SERVICE}/WatchBatch": Cap(
+                "watches", settings.max_watches_per_tenant, "TEXTLENS_MAX_WATCHES_PER_TENANT"
+            ),
+        }
+    )
