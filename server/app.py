@@ -23,20 +23,20 @@ from server.adapters.cache import RedisResultCache
 from server.adapters.db.engine import create_engine
 from server.adapters.db.schema import close_engine, database_reachable, prepare_schema
 from server.adapters.db.tracing import trace_engine
+from server.auth.keys import purpose_secret
+from server.auth.tokens import ALL_SCOPES, issue_token, load_keys, token_banner
 from server.bootstrap import Graph, build
 from server.config import Settings
-from server.keys import purpose_secret
 from server.logs import announce
 from server.memory import TRIM_EVERY_SECONDS, release_free_memory
-from server.metrics import PrometheusMetrics
 from server.service.analyst import SWITCH_INTERVAL_SECONDS
 from server.service.worker import BatchWorker
 from server.tracing import export_endpoint
 from server.tracing import shutdown as shutdown_tracing
 from server.tracing import tracer_provider as make_tracer_provider
-from server.transport.auth import ALL_SCOPES, issue_token, load_keys, token_banner
 from server.transport.grpc_server import TEXTLENS_SERVICES, create_health_server, server_credentials
 from server.transport.health import HealthServicer
+from server.transport.metrics import PrometheusMetrics
 
 log = structlog.get_logger("textlens.app")
 

@@ -14,12 +14,12 @@ from server.adapters.cache import ResultCacheAdapter, result_cache
 from server.adapters.db.uow import SqlUnitOfWork
 from server.adapters.db.writer import GroupCommitWriter
 from server.adapters.ratelimit import LimitsRateLimiter
+from server.auth.keys import derive_key
+from server.auth.tokens import JwtKeys, TokenVerifier
 from server.config import Settings
 from server.domain.analyzers import load_analyzers
 from server.domain.analyzers.base import Analyzer
 from server.domain.model import AnalysisType
-from server.keys import derive_key
-from server.metrics import PrometheusMetrics, methods_of
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
 from server.service.batches import BatchUseCases
@@ -27,13 +27,13 @@ from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
 from server.transport import grpc_server as g
-from server.transport.auth import JwtKeys, TokenVerifier
 from server.transport.codec import StreamAnswerSize
 from server.transport.health import HealthServicer
 from server.transport.interceptors.auth import AuthInterceptor
 from server.transport.interceptors.concurrency import tenant_caps
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
+from server.transport.metrics import PrometheusMetrics, methods_of
 from server.transport.servicers import AnalysisServicer, BatchServicer
 from textlens.v1 import analysis_service_pb2, batch_service_pb2
 

@@ -14,12 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr, ValidationError
 
 from server.adapters.db import SchemaOutOfDate
-from server.config import Settings, describe
-from server.domain.errors import Unavailable
-from server.keys import ConfigurationError, dev_secret, purpose_secret
-from server.logs import announce, configure_logging, loop_exception_handler
-from server.ports import PortInUse, reserve
-from server.transport.auth import (
+from server.auth.keys import ConfigurationError, dev_secret, purpose_secret
+from server.auth.tokens import (
     ALL_SCOPES,
     NO_KEY_MESSAGE,
     TENANT_PATTERN,
@@ -27,6 +23,10 @@ from server.transport.auth import (
     issue_token,
     load_keys,
 )
+from server.config import Settings, describe
+from server.domain.errors import Unavailable
+from server.logs import announce, configure_logging, loop_exception_handler
+from server.ports import PortInUse, reserve
 
 T = TypeVar("T")
 

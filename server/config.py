@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from server.keys import DEV_SECRET_FILE, read_secret_file, weakness
+from server.auth.keys import DEV_SECRET_FILE, read_secret_file, weakness
 
 
 def _cpu_count() -> int:

@@ -195,7 +195,7 @@ class Supervisor:
             return None
         from prometheus_client import start_http_server  # noqa: PLC0415
 
-        from server.metrics_processes import combined_registry  # noqa: PLC0415
+        from server.transport.metrics_processes import combined_registry  # noqa: PLC0415
 
         directory = self.state / "metrics"
         directory.mkdir(exist_ok=True)
@@ -218,7 +218,7 @@ class Supervisor:
         host = self.settings.host
         announce(f"TextLens listening on {host}:{self.port} ({self.count} processes)", banner)
         if self.dev_secret is not None and self.settings.jwt_public_key_file is None:
-            from server.transport.auth import load_keys, token_banner  # noqa: PLC0415
+            from server.auth.tokens import load_keys, token_banner  # noqa: PLC0415
 
             keys = load_keys(self.settings, self.dev_secret)
             hint = token_banner(keys, host, self.port, self.settings.dev_secret_file)

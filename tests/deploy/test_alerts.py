@@ -13,7 +13,7 @@ import yaml
 from helpers.deploy import KUBERNETES, tool
 from prometheus_client import Counter, Gauge, Histogram
 
-from server.metrics import PrometheusMetrics
+from server.transport.metrics import PrometheusMetrics
 
 pytestmark = pytest.mark.deploy
 

@@ -24,7 +24,7 @@ from helpers.process import ServerProcess
 from helpers.rpc import reason, rich_status
 
 from server.app import Application
-from server.transport.auth import ALL_SCOPES, METHOD_SCOPES
+from server.auth.tokens import ALL_SCOPES, METHOD_SCOPES
 from textlens.v1 import (
     analysis_pb2,
     analysis_service_pb2,

@@ -25,9 +25,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from server.app import Application
 from server.logs import configure_logging
-from server.metrics import GO_CODE_NAMES, PrometheusMetrics, build_version
 from server.transport.interceptors.request_context import RequestContextInterceptor
 from server.transport.interceptors.tracing import TracingInterceptor
+from server.transport.metrics import GO_CODE_NAMES, PrometheusMetrics, build_version
 from textlens.v1 import (
     analysis_pb2,
     analysis_service_pb2,

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from server.app import Application
-from server.keys import ConfigurationError
+from server.auth.keys import ConfigurationError
 from server.tracing import export_endpoint, shutdown, tracer_provider
 from server.transport.interceptors.tracing import TracingInterceptor
 from textlens.v1 import analysis_pb2, analysis_service_pb2, analysis_service_pb2_grpc

@@ -17,7 +17,7 @@ from helpers.deploy import tool
 from helpers.process import ServerProcess
 from helpers.redis import free_port
 
-from server.metrics import build_version
+from server.transport.metrics import build_version
 from textlens.v1 import analysis_service_pb2, analysis_service_pb2_grpc
 
 REQUEST = analysis_service_pb2.CreateAnalysisRequest(text="Spread me.", analysis_type=1)

@@ -8,8 +8,8 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from server.auth.tokens import ALL_SCOPES, JwtKeys, issue_token
 from server.config import Settings
-from server.transport.auth import ALL_SCOPES, JwtKeys, issue_token
 
 TEST_SECRET = "textlens-tests-shared-secret-0123456789"
 UNLIMITED = "1000000000/minute"

@@ -9,7 +9,7 @@ from pathlib import Path
 from prometheus_client.metrics import MetricWrapperBase
 
 from server.config import Settings
-from server.metrics import PrometheusMetrics
+from server.transport.metrics import PrometheusMetrics
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -11,10 +11,10 @@ from typing import Any
 import jwt
 import pytest
 
+from server.auth.keys import ConfigurationError
+from server.auth.tokens import JwtKeys, NoSigningKey, TokenVerifier, load_keys
 from server.config import Settings
 from server.domain.errors import ErrorReason, Unauthenticated
-from server.keys import ConfigurationError
-from server.transport.auth import JwtKeys, NoSigningKey, TokenVerifier, load_keys
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 KEYS = JwtKeys("HS256", SECRET, SECRET)  # leeway 30 s, lifetime at most 24 h

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 
-from server.transport.auth import METHOD_SCOPES, PROTECTED_PREFIXES, TokenVerifier
+from server.auth.tokens import METHOD_SCOPES, PROTECTED_PREFIXES, TokenVerifier
 from server.transport.context import current_call
 from server.transport.interceptors.base import Context, Method, ScopeInterceptor
 

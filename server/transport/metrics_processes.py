@@ -1,6 +1,6 @@
 """The supervisor's /metrics: its server processes' figures combined, with process_* and
-python_info for the group. Kept apart from server.metrics so that the supervisor, which
-lives as long as its children, imports neither grpc nor the service."""
+python_info for the group. Kept apart from server.transport.metrics so that the
+supervisor, which lives as long as its children, imports neither grpc nor the service."""
 
 from __future__ import annotations
 

@@ -24,10 +24,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from server.auth.keys import ConfigurationError
 from server.config import Settings
 from server.domain.characters import unstorable
 from server.domain.errors import ErrorReason, PermissionDenied, Unauthenticated
-from server.keys import ConfigurationError
 
 ALL_SCOPES = ("analyses:read", "analyses:write", "batches:read", "batches:write")
 
