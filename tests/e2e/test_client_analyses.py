@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from helpers.auth import make_token, server_settings
+from helpers.auth import make_token
+from helpers.servers import running_server
 
 import textlens
 from server.app import Application
@@ -20,17 +21,10 @@ MAX_CHARS = 300
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Application]:
     """A server with a database of its own, so listings see only this module's analyses."""
-    db = tmp_path_factory.mktemp("client-e2e") / "textlens.db"
-    app = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}",
-            max_text_chars=MAX_CHARS,
-            batch_workers=0,  # batches stay PENDING here
-        )
-    )
-    await app.start()
-    yield app
-    await app.stop(0)
+    directory = tmp_path_factory.mktemp("client-e2e")
+    # No batch workers: batches stay PENDING here.
+    async with running_server(directory, max_text_chars=MAX_CHARS, batch_workers=0) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

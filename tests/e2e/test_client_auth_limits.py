@@ -5,23 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from helpers.auth import make_token, server_settings
+from helpers.auth import make_token
+from helpers.servers import running_server
 
-from server.app import Application
 from textlens import AsyncClient, PermissionDenied, ResourceExhausted, Retry, Unauthenticated
 
 
 @pytest.fixture
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    db = tmp_path_factory.mktemp("client-limits") / "db.sqlite"
-    app = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}", rate_limit="3/second", batch_workers=0
-        )
-    )
-    await app.start()
-    yield f"127.0.0.1:{app.port}"
-    await app.stop(0)
+    directory = tmp_path_factory.mktemp("client-limits")
+    async with running_server(directory, rate_limit="3/second", batch_workers=0) as app:
+        yield f"127.0.0.1:{app.port}"
 
 
 async def test_a_rate_limited_create_is_retried_after_the_servers_delay(target: str) -> None:

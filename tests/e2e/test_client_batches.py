@@ -6,27 +6,22 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from helpers.auth import make_token, server_settings
+from helpers.auth import make_token
+from helpers.servers import running_server
 
 import textlens
-from server.app import Application
 from textlens import AsyncClient, Client
 from textlens.v1 import batch_pb2
 
 
 @pytest.fixture(scope="module")
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    db = tmp_path_factory.mktemp("client-batches") / "textlens.db"
-    app = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}",
-            max_batch_texts=5000,
-            batch_poll_seconds=0.1,
-        )
-    )
-    await app.start()
-    yield f"127.0.0.1:{app.port}"
-    await app.stop(5)  # let a batch worker finish its chunk rather than cut it off
+    directory = tmp_path_factory.mktemp("client-batches")
+    # A batch worker stopping finishes its chunk rather than cut it off.
+    async with running_server(
+        directory, max_batch_texts=5000, batch_poll_seconds=0.1, stop_grace=5
+    ) as app:
+        yield f"127.0.0.1:{app.port}"
 
 
 @pytest.fixture

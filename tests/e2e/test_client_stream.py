@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from helpers.auth import make_token, server_settings
+from helpers.auth import make_token
+from helpers.servers import running_server
 
 import textlens
-from server.app import Application
 from textlens import AsyncClient, Client
 from textlens.v1 import analysis_pb2
 
@@ -18,17 +18,9 @@ MAX_CHARS = 200
 
 @pytest.fixture(scope="module")
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    db = tmp_path_factory.mktemp("client-stream") / "textlens.db"
-    app = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}",
-            max_text_chars=MAX_CHARS,
-            batch_workers=0,  # no batches here
-        )
-    )
-    await app.start()
-    yield f"127.0.0.1:{app.port}"
-    await app.stop(0)
+    directory = tmp_path_factory.mktemp("client-stream")
+    async with running_server(directory, max_text_chars=MAX_CHARS, batch_workers=0) as app:
+        yield f"127.0.0.1:{app.port}"
 
 
 async def test_ten_thousand_texts_stream_in_order_with_a_bounded_window(target: str) -> None:

@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from helpers.auth import make_token, server_settings
-
-from server.app import Application
+from helpers.auth import make_token
+from helpers.servers import running_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -25,13 +24,9 @@ def python_examples() -> list[str]:
 
 @pytest.fixture(scope="module")
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    db = tmp_path_factory.mktemp("readme") / "textlens.db"
-    app = Application(
-        server_settings(database_url=f"sqlite+aiosqlite:///{db}", batch_poll_seconds=0.1)
-    )
-    await app.start()
-    yield f"127.0.0.1:{app.port}"
-    await app.stop(5)
+    directory = tmp_path_factory.mktemp("readme")
+    async with running_server(directory, batch_poll_seconds=0.1, stop_grace=5) as app:
+        yield f"127.0.0.1:{app.port}"
 
 
 def run_example(code: str, target: str, cwd: Path) -> str:
