@@ -94,16 +94,19 @@ class BatchRepository(Protocol):
         lease_until: datetime,
         after: tuple[str, int] | None = None,
     ) -> list[ClaimedItem]:
-        """Leases up to ``limit`` pending items (or items whose lease expired) to ``owner``,
-        in (batch, item) order, starting after the key ``after`` when given (the last item
-        this worker claimed) and wrapping around to the first."""
+        """Leases a chunk of up to ``limit`` items of one batch to ``owner``: a chunk given
+        back or whose lease expired (its items without a result only), else the next items
+        of the oldest unfinished batch, in item order. ``after`` (the last item this worker
+        claimed) is a hint an implementation may use to resume its search there."""
 
     async def complete(self, owner: str, results: Sequence[Analysis], now: datetime) -> int:
-        """Stores the results of claimed items, at most one per item, marks the items done and
-        advances the batches' counters and status; returns how many results were new."""
+        """Stores the results of items in chunks ``owner`` still holds (others are dropped:
+        their chunk was cancelled or claimed again), at most one per item; closes the chunks
+        whose items all have results and advances the batches' counters and status;
+        returns how many results were new."""
 
     async def release(self, owner: str) -> int:
-        """Returns the owner's unfinished claims to the pending pool; how many were released."""
+        """Gives the owner's open chunks back, claimable at once; how many items they hold."""
 
     async def pending_count(self) -> int:
         """Items waiting to be processed, across all tenants (for metrics)."""

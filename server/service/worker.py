@@ -22,6 +22,10 @@ from server.service.ports import ClaimedItem, Metrics, NoMetrics, UnitOfWorkFact
 log = structlog.get_logger("textlens.worker")
 
 
+# Chunks analysed and waiting to be stored, at most: beyond that analysis waits.
+_STORES_BEHIND = 2
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -53,28 +57,65 @@ class BatchWorker:
         self._idle = idle_seconds
         self._wake = wake or asyncio.Event()
         self._clock = clock
-        self._after: tuple[str, int] | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Works until ``stopping`` is set; then releases whatever it still holds."""
+        """Works until ``stopping`` is set; then stores what it has analysed and releases
+        whatever it still holds.
+
+        Three steps overlap: the next chunk is claimed while the current one is analysed,
+        and results are stored in the background, a bounded number of chunks behind (the
+        analysis runs on this process's CPU, claims and stores mostly in the database's).
+        """
+        stores: asyncio.Queue[list[Analysis] | None] = asyncio.Queue(maxsize=_STORES_BEHIND)
+        storer = asyncio.create_task(self._store_all(stores), name=f"{self.owner} store")
+        claiming: asyncio.Future[list[ClaimedItem]] | None = None
         failures = 0
         try:
             while not stopping.is_set():
                 try:
-                    done = await run_to_completion(self.run_once())
+                    items = await (claiming or self._claim_soon())
                     failures = 0
                 except Unavailable:
-                    failures += 1
-                    done = 0
+                    items, failures = [], failures + 1
                 except Exception:
-                    failures += 1
-                    done = 0
-                    log.exception("batch chunk failed; its items return after their lease")
-                if not done:
+                    items, failures = [], failures + 1
+                    log.exception("batch claim failed")
+                claiming = None
+                if not items:
                     await self._idle_wait(stopping, backoff=min(2.0**failures, 30.0))
+                    continue
+                if not stopping.is_set():
+                    claiming = self._claim_soon()
+                try:
+                    results = await self._analyze(items)
+                except Exception:
+                    log.exception("batch chunk failed; its items return after their lease")
+                    continue
+                await stores.put(results)  # waits while storing is behind
+            await stores.put(None)
+            await storer
         finally:
+            storer.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await storer
+            if claiming is not None:
+                # A claim in flight finishes (it is shielded), and is then released below.
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await claiming
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.release())
+
+    def _claim_soon(self) -> asyncio.Future[list[ClaimedItem]]:
+        return asyncio.ensure_future(run_to_completion(self._claim()))
+
+    async def _store_all(self, stores: asyncio.Queue[list[Analysis] | None]) -> None:
+        while (results := await stores.get()) is not None:
+            try:
+                await run_to_completion(self._store(results))
+            except Unavailable:
+                log.warning("database unavailable; batch items return after their lease")
+            except Exception:
+                log.exception("batch chunk not stored; its items return after their lease")
 
     async def _idle_wait(self, stopping: asyncio.Event, backoff: float) -> None:
         delay = self._idle * backoff
@@ -88,23 +129,22 @@ class BatchWorker:
 
     async def run_once(self) -> int:
         """Claims one chunk, analyses it and stores the results; returns how many items."""
+        items = await self._claim()
+        if items:
+            await self._store(await self._analyze(items))
+        return len(items)
+
+    async def _claim(self) -> list[ClaimedItem]:
         now = self._clock()
         async with self._uow() as uow:
-            items = await uow.batches.claim(
-                self.owner, self._chunk_size, now, now + self._lease, after=self._after
-            )
+            items = await uow.batches.claim(self.owner, self._chunk_size, now, now + self._lease)
             await uow.commit()
-        if not items:
-            self._after = None
-            return 0
-        # The next claim starts past this one: the items before it are taken or done, and
-        # starting from the first pending item again would step over all of them.
-        self._after = max((item.batch_id, item.item) for item in items)
-        results = await self._analyze(items)
+        return items
+
+    async def _store(self, results: list[Analysis]) -> None:
         stored = await self._complete(results)
         self._metrics.analyses_stored(results)
-        log.debug("batch chunk done", owner=self.owner, claimed=len(items), stored=stored)
-        return len(items)
+        log.debug("batch chunk done", owner=self.owner, claimed=len(results), stored=stored)
 
     async def _store(self, results: list[Analysis]) -> int:
         """Stores results in one unit of work and logs each batch they finish. The batches
@@ -130,8 +170,8 @@ class BatchWorker:
 
     async def _complete(self, results: list[Analysis]) -> int:
         """Stores a chunk's results; if the database refuses the chunk, stores them one
-        by one: a chunk mixes tenants' items, and one bad row must not hold back the
-        others. A row refused alone stays claimed and returns after its lease."""
+        by one: one bad row must not hold back the others. A row refused alone keeps its
+        chunk open, and returns after the lease."""
         try:
             return await self._store(results)
         except Unavailable:

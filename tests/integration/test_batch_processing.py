@@ -17,6 +17,9 @@ from server.adapters.db.engine import create_engine
 from textlens.v1 import batch_pb2, batch_service_pb2, batch_service_pb2_grpc
 
 SENTIMENT = 1
+NO_RESULT = (
+    "NOT EXISTS (SELECT 1 FROM analyses a WHERE a.batch_id = i.batch_id AND a.batch_item = i.item)"
+)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -113,7 +116,9 @@ async def test_two_processes_share_one_batch_and_analyse_no_item_twice(
     assert chunks_done_by(first) > 0
     assert chunks_done_by(second) > 0
     assert chunks_done_by(first) + chunks_done_by(second) == 6_000
-    attempts = await fetch_all(url, "SELECT attempts, count(*) FROM batch_items GROUP BY attempts")
+    attempts = await fetch_all(
+        url, "SELECT attempts, sum(item_count) FROM batch_chunks GROUP BY attempts"
+    )
     assert attempts == [(1, 6_000)]
     await assert_one_result_per_item(url, batch_id, 6_000)
     # Of the two processes finishing its last chunks, exactly one says it is done.
@@ -138,7 +143,7 @@ async def test_a_server_killed_mid_batch_is_finished_by_the_next_with_one_result
         assert victim.wait() == -signal.SIGKILL
     finally:
         victim.kill()
-    unfinished = await fetch_all(url, "SELECT count(*) FROM batch_items WHERE state <> 2")
+    unfinished = await fetch_all(url, f"SELECT count(*) FROM batch_items i WHERE {NO_RESULT}")
     assert unfinished[0][0] > 0, "the kill came too late to leave work unfinished"
     with server(url, tmp_path, **settings) as successor:
         snapshots = await watch(successor.target, batch_id)
@@ -147,7 +152,9 @@ async def test_a_server_killed_mid_batch_is_finished_by_the_next_with_one_result
     await assert_one_result_per_item(url, batch_id, 3_000)
 
 
-async def test_cancel_mid_batch_leaves_pending_items_unprocessed(url: str, tmp_path: Path) -> None:
+async def test_cancel_mid_batch_stores_nothing_more_for_that_batch(
+    url: str, tmp_path: Path
+) -> None:
     with server(url, tmp_path, batch_chunk_size="16") as process:
         batch_id = await create_batch(process.target, 5_000)
         await wait_for_progress(process.target, batch_id, 100)
@@ -159,16 +166,20 @@ async def test_cancel_mid_batch_leaves_pending_items_unprocessed(url: str, tmp_p
             await asyncio.sleep(1)  # workers would have gone on by now
             later = await stub.GetBatch(batch_service_pb2.GetBatchRequest(id=batch_id))
     assert later.status == batch_pb2.BATCH_STATUS_CANCELLED
-    # Items already being analysed when the cancel came may finish; nothing after them.
-    assert later.completed_count - cancelled.completed_count <= 2 * 16
+    # Chunks being analysed or waiting to be stored when the cancel came are dropped.
+    assert later.completed_count == cancelled.completed_count
     assert later.completed_count < 5_000
     key = batch_id if url.startswith("postgresql") else batch_id.replace("-", "")
     results = await fetch_all(url, "SELECT count(*) FROM analyses WHERE batch_id = :b", b=key)
     assert results == [(later.completed_count,)]
     never = await fetch_all(
-        url, "SELECT count(*) FROM batch_items WHERE batch_id = :b AND state = 3", b=key
+        url, f"SELECT count(*) FROM batch_items i WHERE batch_id = :b AND {NO_RESULT}", b=key
     )
     assert never[0][0] == 5_000 - later.completed_count
+    open_chunks = await fetch_all(
+        url, "SELECT count(*) FROM batch_chunks WHERE batch_id = :b AND state < 2", b=key
+    )
+    assert open_chunks == [(0,)]
 
 
 async def test_watch_from_another_process_sees_monotonic_progress_to_the_end(

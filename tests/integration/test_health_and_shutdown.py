@@ -132,7 +132,7 @@ async def test_sigterm_releases_claimed_batch_items_for_other_replicas(tmp_path:
             assert await asyncio.to_thread(first.wait) == 0
         finally:
             first.kill()
-        claimed = await fetch_all(url, "SELECT count(*) FROM batch_items WHERE state = 1")
+        claimed = await fetch_all(url, "SELECT count(*) FROM batch_chunks WHERE state = 1")
         assert claimed == [(0,)], "a stopped server leaves nothing claimed"
         with ServerProcess(settings, cwd=tmp_path) as second:
             async with authed_channel(second.target) as channel:

@@ -329,9 +329,9 @@ async def test_a_postgres_restart_mid_batch_leaves_one_result_per_item(
                 "SELECT status, count(*) FROM analyses WHERE batch_id = :b GROUP BY status",
                 b=batch.id,
             )
-            items = await fetch_all(
+            chunks = await fetch_all(
                 cluster.url,
-                "SELECT state, attempts, count(*) FROM batch_items WHERE batch_id = :b "
+                "SELECT state, attempts, sum(item_count) FROM batch_chunks WHERE batch_id = :b "
                 "GROUP BY state, attempts ORDER BY state, attempts",
                 b=batch.id,
             )
@@ -352,7 +352,7 @@ async def test_a_postgres_restart_mid_batch_leaves_one_result_per_item(
             f"finished {finished_in:.1f} s after the restart, "
             f"{len(per_item)} items with results (results per item: "
             f"{dict(Counter(n for _, n in per_item))}), "
-            f"items (state, attempts, count) {items}, counters {counters}"
+            f"chunks (state, attempts, items) {chunks}, counters {counters}"
         )
 
     assert at_stop.status == batch_pb2.BATCH_STATUS_RUNNING
@@ -369,7 +369,7 @@ async def test_a_postgres_restart_mid_batch_leaves_one_result_per_item(
     assert {item for item, _ in per_item} == set(range(total))
     assert {n for _, n in per_item} == {1}
     assert stored == [(analysis_pb2.ANALYSIS_STATUS_COMPLETED, total)]
-    assert {state for state, _, _ in items} == {2}  # every item DONE
+    assert {state for state, _, _ in chunks} == {2}  # every chunk closed
     assert counters == [(batch_pb2.BATCH_STATUS_COMPLETED, total, total, 0)]
 
 

@@ -117,25 +117,27 @@ class BatchRow(Base):
     complete_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The language the request stated for every text; workers analyse them as that.
     language_code: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    # Items 0 .. claimed_count - 1 have been handed out to workers in chunks.
+    claimed_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("tenant", "request_id"),
         Index(None, "tenant", "create_time", "id"),
         Index(None, "tenant", "update_time", "id"),
+        # Workers look for the oldest batch with items left to hand out among these.
+        Index(
+            "ix_batches_open",
+            "create_time",
+            "id",
+            postgresql_where=sql("status IN (1, 2)"),
+            sqlite_where=sql("status IN (1, 2)"),
+        ),
     )
 
 
-class ItemState:
-    """States of a batch item (not part of the API)."""
-
-    PENDING = 0
-    CLAIMED = 1
-    DONE = 2
-    CANCELLED = 3
-
-
 class BatchItemRow(Base):
-    """One text of a batch, waiting for a worker; a claim carries a lease that can expire."""
+    """One text of a batch, written once when the batch is created; its chunk says who
+    works on it, and its result row in analyses that it is done."""
 
     __tablename__ = "batch_items"
 
@@ -144,21 +146,41 @@ class BatchItemRow(Base):
     )
     item: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    state: Mapped[int] = mapped_column(SmallInteger, default=ItemState.PENDING)
+
+
+class ChunkState:
+    """States of a batch chunk (not part of the API)."""
+
+    # Given back by a worker that stopped: claimable at once.
+    RELEASED = 0
+    LEASED = 1
+    # Every item has its result, or the batch was cancelled.
+    CLOSED = 2
+
+
+class BatchChunkRow(Base):
+    """A run of consecutive items of a batch handed to one worker under one lease. A chunk
+    whose lease runs out is claimed again, for those of its items without a result."""
+
+    __tablename__ = "batch_chunks"
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_item: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[int] = mapped_column(SmallInteger)
     lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        # Workers look for claimable items: claimed ones whose lease ran out here, and
-        # pending ones, oldest batch first, in a partial index that holds only those (so a
-        # claim never wades through the items already done).
-        Index(None, "state", "lease_expires"),
+        # Only open chunks: a claim looks for released ones and expired leases here.
         Index(
-            "ix_batch_items_pending",
-            "batch_id",
-            "item",
-            postgresql_where=sql("state = 0"),
-            sqlite_where=sql("state = 0"),
+            "ix_batch_chunks_open",
+            "state",
+            "lease_expires",
+            postgresql_where=sql("state < 2"),
+            sqlite_where=sql("state < 2"),
         ),
     )
