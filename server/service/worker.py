@@ -146,7 +146,7 @@ class BatchWorker:
         self._metrics.analyses_stored(results)
         log.debug("batch chunk done", owner=self.owner, claimed=len(results), stored=stored)
 
-    async def _store(self, results: list[Analysis]) -> int:
+    async def _write(self, results: list[Analysis]) -> int:
         """Stores results in one unit of work and logs each batch they finish. The batches
         are locked first, so that of two workers finishing a batch's last items at once,
         exactly one sees it finish."""
@@ -173,7 +173,7 @@ class BatchWorker:
         by one: one bad row must not hold back the others. A row refused alone keeps its
         chunk open, and returns after the lease."""
         try:
-            return await self._store(results)
+            return await self._write(results)
         except Unavailable:
             raise
         except Exception:
@@ -183,7 +183,7 @@ class BatchWorker:
         stored = 0
         for result in results:
             try:
-                stored += await self._store([result])
+                stored += await self._write([result])
             except Unavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - that item alone waits for its lease

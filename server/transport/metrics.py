@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
+import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from importlib.metadata import version
@@ -86,6 +88,9 @@ def methods_of(*services: ServiceDescriptor) -> list[Method]:
     ]
 
 
+GC_FLUSH_SECONDS = 2.0
+
+
 def _count_collections(registry: CollectorRegistry) -> None:
     """python_gc_* for a process whose figures the supervisor adds up from files:
     GCCollector reads gc.get_stats() when scraped, which cannot be done from another
@@ -106,14 +111,27 @@ def _count_collections(registry: CollectorRegistry) -> None:
         for key, counter in counters.items():
             counter.labels(str(generation)).inc(stats[key])
 
+    # A collection can start in any thread at any allocation, also while prometheus_client
+    # holds its (non-reentrant) lock on the files: the callback only adds to plain ints,
+    # and a thread of its own moves them into the counters.
+    pending: dict[tuple[str, str], int] = {}
+
     def count(phase: str, info: dict[str, int]) -> None:
         if phase == "stop":
             generation = str(info["generation"])
-            counters["collections"].labels(generation).inc()
-            counters["collected"].labels(generation).inc(info["collected"])
-            counters["uncollectable"].labels(generation).inc(info["uncollectable"])
+            for key, n in (("collections", 1), ("collected", info["collected"]),
+                           ("uncollectable", info["uncollectable"])):  # fmt: skip
+                pending[key, generation] = pending.get((key, generation), 0) + n
+
+    def flush() -> None:
+        while True:
+            time.sleep(GC_FLUSH_SECONDS)
+            for key, generation in list(pending):
+                if n := pending.pop((key, generation), 0):
+                    counters[key].labels(generation).inc(n)
 
     gc.callbacks.append(count)
+    threading.Thread(target=flush, name="gc-metrics", daemon=True).start()
 
 
 def build_version() -> str:

@@ -73,6 +73,10 @@ async def test_concurrent_creates_share_transactions() -> None:
             )
             async with authed_channel(app.port) as channel:
                 stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+                # One call first: until the server's SETTINGS arrive, the client does not know
+                # the connection takes at most TEXTLENS_MAX_STREAMS_PER_CONNECTION streams,
+                # and the streams past it are refused.
+                await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
                 requests = [
                     analysis_service_pb2.CreateAnalysisRequest(text=f"Row {i}.", analysis_type=1)
                     for i in range(300)
