@@ -35,6 +35,7 @@ from server.domain.analyzers.base import (
     result_from_dict,
 )
 from server.domain.model import AnalysisType
+from server.service.analyst import cooperatively
 from server.service.ports import CachedResult, CacheKey
 
 log = structlog.get_logger("textlens.cache")
@@ -145,7 +146,9 @@ class LruResultCache:
 
     async def get_many(self, keys: Sequence[CacheKey]) -> list[CachedResult | None]:
         found: list[CachedResult | None] = []
-        for key in keys:
+        # An entry of a long text opens in a millisecond or so (hundreds of sentences):
+        # a message of them hands the event loop back now and then.
+        async for key in cooperatively(keys):
             entry = self._entries.get(key.id)
             if entry is not None:
                 self._entries.move_to_end(key.id)
@@ -176,7 +179,7 @@ class LruResultCache:
         return CachedResult(blank.analysis_type, result, blank.processing_time_ms)
 
     async def put_many(self, items: Sequence[tuple[CacheKey, CachedResult]]) -> None:
-        for key, cached in items:
+        async for key, cached in cooperatively(items):
             entry = self._entry(key, cached)
             if entry is None:
                 continue

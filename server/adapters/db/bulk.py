@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.adapters.db.tables import AnalysisRow
 from server.domain.model import Analysis
+from server.service.analyst import cooperatively
 
 T = cast(Table, AnalysisRow.__table__)
 
@@ -83,12 +84,14 @@ def to_row(analysis: Analysis) -> dict[str, Any]:
     }
 
 
-def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
+async def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
+    """The insert's columns; a result of a long text takes a millisecond or so to render,
+    so a group of them hands the event loop back now and then."""
     columns: tuple[list[Any], ...] = tuple([] for _ in _COLUMNS)
     (ids, tenants, texts, types, statuses, results, errors, times) = columns[:8]
     (batches, items, requests, hashes, created, updated, processed) = columns[8:15]
     (languages, confidences) = columns[15:]
-    for a in analyses:
+    async for a in cooperatively(analyses):
         ids.append(a.id)
         tenants.append(a.tenant)
         texts.append(a.text)
@@ -124,7 +127,7 @@ async def insert_analyses(
         statement = _PG_INSERT + _PG_CONFLICT[conflict]
         if returning:
             statement += " RETURNING " + ", ".join(returning)
-        result = await connection.exec_driver_sql(statement, _pg_arrays(analyses))
+        result = await connection.exec_driver_sql(statement, await _pg_arrays(analyses))
         return result.all() if returning else []
     insert = sqlite.insert(T)
     if conflict == "item":
