@@ -102,8 +102,10 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                 yield codec.stream_items(request)
 
         try:
-            async for outcome in self._streams.analyze_stream(tenant(), messages()):
-                yield codec.stream_response(outcome)
+            async for answer in self._streams.answer_stream(
+                tenant(), messages(), codec.stream_response_cooperatively
+            ):
+                yield answer
         except _Idle:
             # An open stream holds a task, a pipeline and transport windows: one left
             # open and silent is closed, as an idle connection would be.
