@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -210,18 +211,21 @@ def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStre
     )
 
 
-async def stream_response_cooperatively(
+# Answers repeating texts this long in all are encoded off the event loop.
+OFF_LOOP_CHARS = 20_000
+
+
+async def stream_response_off_loop(
     outcome: MessageOutcome,
 ) -> analysis_service_pb2.AnalyzeStreamResponse:
-    """``stream_response``, handing the event loop back between items: a message of long
-    texts takes tens of milliseconds to encode, which other calls must not wait for."""
-    if isinstance(outcome, TextLensError):
+    """``stream_response``; a message of long texts takes tens of milliseconds to encode
+    (every sentence is a message of its own), so it is encoded in a thread, and the event
+    loop's other calls do not wait for it."""
+    if isinstance(outcome, TextLensError) or (
+        sum(len(o.analysis.text) for o in outcome if o.analysis is not None) < OFF_LOOP_CHARS
+    ):
         return stream_response(outcome)
-    statuses = _Statuses()
-    response = analysis_service_pb2.AnalyzeStreamResponse()
-    async for item in cooperatively(outcome):
-        response.results.append(_stream_result(item, statuses))
-    return response
+    return await asyncio.to_thread(stream_response, outcome)
 
 
 def _utf8_bytes(text: str) -> int:

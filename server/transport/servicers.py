@@ -103,7 +103,7 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
 
         try:
             async for answer in self._streams.answer_stream(
-                tenant(), messages(), codec.stream_response_cooperatively
+                tenant(), messages(), codec.stream_response_off_loop
             ):
                 yield answer
         except _Idle:

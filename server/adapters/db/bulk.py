@@ -10,6 +10,7 @@ the statement runs on the caller's connection and transaction, with the engine's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -21,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.adapters.db.tables import AnalysisRow
 from server.domain.model import Analysis
-from server.service.analyst import cooperatively
 
 T = cast(Table, AnalysisRow.__table__)
+# Groups holding texts this long in all are rendered off the event loop.
+OFF_LOOP_CHARS = 20_000
 
 # Which unique key a conflicting row is skipped on: None (no conflict expected, a
 # collision is an error), the idempotency key, or the batch item.
@@ -85,13 +87,20 @@ def to_row(analysis: Analysis) -> dict[str, Any]:
 
 
 async def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
-    """The insert's columns; a result of a long text takes a millisecond or so to render,
-    so a group of them hands the event loop back now and then."""
+    """The insert's columns. Rendering results of long texts takes milliseconds (hundreds
+    of sentences each): a large group is rendered in a thread, so that the event loop's
+    other calls do not wait for it."""
+    if sum(len(a.text) for a in analyses) < OFF_LOOP_CHARS:
+        return _columns(analyses)
+    return await asyncio.to_thread(_columns, analyses)
+
+
+def _columns(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
     columns: tuple[list[Any], ...] = tuple([] for _ in _COLUMNS)
     (ids, tenants, texts, types, statuses, results, errors, times) = columns[:8]
     (batches, items, requests, hashes, created, updated, processed) = columns[8:15]
     (languages, confidences) = columns[15:]
-    async for a in cooperatively(analyses):
+    for a in analyses:
         ids.append(a.id)
         tenants.append(a.tenant)
         texts.append(a.text)
