@@ -127,9 +127,9 @@ def _replace_issues(result: QualityResult, issues: tuple[QualityIssue, ...]) -> 
     )
 
 
-# Entries of texts this long in all (hundreds of sentences) are opened or built in a
+# Entries of texts this long in all (a hundred sentences and more) are opened or built in a
 # thread: that takes milliseconds, which the event loop's other calls must not wait for.
-OFF_LOOP_CHARS = 20_000
+OFF_LOOP_CHARS = 5_000
 
 
 async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:

@@ -212,7 +212,7 @@ def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStre
 
 
 # Answers repeating texts this long in all are encoded off the event loop.
-OFF_LOOP_CHARS = 20_000
+OFF_LOOP_CHARS = 5_000
 
 
 async def stream_response_off_loop(

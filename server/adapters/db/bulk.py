@@ -25,7 +25,7 @@ from server.domain.model import Analysis
 
 T = cast(Table, AnalysisRow.__table__)
 # Groups holding texts this long in all are rendered off the event loop.
-OFF_LOOP_CHARS = 20_000
+OFF_LOOP_CHARS = 5_000
 
 # Which unique key a conflicting row is skipped on: None (no conflict expected, a
 # collision is an error), the idempotency key, or the batch item.
