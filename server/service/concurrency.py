@@ -59,10 +59,6 @@ class TenantSlots:
         if gate.users == 0:
             del self._gates[tenant]
 
-    def tenants(self) -> int:
-        """How many tenants hold or wait for a slot."""
-        return len(self._gates)
-
 
 class _Gate:
     __slots__ = ("slots", "users")
