@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -303,6 +304,10 @@ async def serve(
     orphan_watch: asyncio.Task[None] | None = None
     try:
         port = await app.start()
+        # What is loaded by now (lexicons, models, the application) lives as long as the
+        # process: the collector's full passes skip it. Walking it each time held the event
+        # loop for 100-450 ms at a time while long texts streamed in.
+        gc.freeze()
         if worker_of is not None:
             worker_of.touch()  # noqa: ASYNC240 - one tiny file, once
             orphan_watch = asyncio.create_task(_stop_when_orphaned(stop, parent))

@@ -89,6 +89,7 @@ def build(
     streams = StreamUseCases(
         uow, analyst, max_text_chars=max_chars, limiter=limiter, metrics=metrics,
         answer_size=StreamAnswerSize(g.MAX_MESSAGE_BYTES),
+        messages_per_tenant=settings.stream_messages_per_tenant,
     )  # fmt: skip
     batches = BatchUseCases(
         uow, pager, max_text_chars=max_chars, max_batch_texts=settings.max_batch_texts,

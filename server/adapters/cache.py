@@ -15,12 +15,13 @@ does not open (a key from another secret, a corrupt value) is a miss.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import structlog
 from cryptography.exceptions import InvalidTag
@@ -39,6 +40,7 @@ from server.domain.model import AnalysisType
 from server.service.ports import CachedResult, CacheKey
 
 log = structlog.get_logger("textlens.cache")
+T = TypeVar("T")
 
 REDIS_RETRY_SECONDS = 5.0
 REDIS_WARN_EVERY_SECONDS = 60.0
@@ -126,6 +128,17 @@ def _replace_issues(result: QualityResult, issues: tuple[QualityIssue, ...]) -> 
     )
 
 
+# Entries of texts this long in all (a hundred sentences and more) are opened or built in a
+# thread: that takes milliseconds, which the event loop's other calls must not wait for.
+OFF_LOOP_CHARS = 5_000
+
+
+async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:
+    if sum(len(key.text) for key in keys) < OFF_LOOP_CHARS:
+        return work()
+    return await asyncio.to_thread(work)
+
+
 # An in-process entry: the result without its text, and how to put the text back: the
 # lengths of its sentences (slices of the request's text), or the sealed strings.
 _Entry = tuple[CachedResult, tuple[int, ...] | None, bytes | None]
@@ -145,15 +158,19 @@ class LruResultCache:
         self._max = max_entries
 
     async def get_many(self, keys: Sequence[CacheKey]) -> list[CachedResult | None]:
-        found: list[CachedResult | None] = []
+        entries: list[tuple[CacheKey, _Entry] | None] = []
         for key in keys:
             entry = self._entries.get(key.id)
             if entry is not None:
                 self._entries.move_to_end(key.id)
-                found.append(self._open(key, *entry))
+                entries.append((key, entry))
             else:
-                found.append(None)
-        return found
+                entries.append(None)
+
+        def open_all() -> list[CachedResult | None]:
+            return [self._open(e[0], *e[1]) if e is not None else None for e in entries]
+
+        return await _off_loop(keys, open_all)
 
     @staticmethod
     def _open(
@@ -177,8 +194,11 @@ class LruResultCache:
         return CachedResult(blank.analysis_type, result, blank.processing_time_ms)
 
     async def put_many(self, items: Sequence[tuple[CacheKey, CachedResult]]) -> None:
-        for key, cached in items:
-            entry = self._entry(key, cached)
+        def build_all() -> list[_Entry | None]:
+            return [self._entry(key, cached) for key, cached in items]
+
+        built = await _off_loop([key for key, _ in items], build_all)
+        for (key, _), entry in zip(items, built, strict=True):
             if entry is None:
                 continue
             self._entries[key.id] = entry

@@ -26,9 +26,10 @@ ANALYZER_FAILED_MESSAGE = "the analyzer could not process this text"
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
-# Analysis of short texts runs on the event loop; long runs hand it back this often so
-# calls keep flowing.
-_SLICE_SECONDS = 0.005
+# Work on the event loop (analysis of short texts, a stream message's cache, encoding and
+# rows) hands it back this often so calls keep flowing: another call waits about this long
+# for each of the several turns of the loop it needs.
+_SLICE_SECONDS = 0.002
 # Longer texts are analysed in a thread: the costliest analysis per character (emoji,
 # for sentiment) takes about 6 ms at this length, ten times that at 10,000 characters,
 # which would hold every other call of the process. For short texts the hand-off would

@@ -1,4 +1,5 @@
-"""Running storage work so that cancelling a call never interrupts it halfway."""
+"""Running storage work so that cancelling a call never interrupts it halfway, and sharing
+the process fairly between tenants."""
 
 from __future__ import annotations
 
@@ -24,3 +25,44 @@ async def run_to_completion(coro: Awaitable[T]) -> T:
         with contextlib.suppress(Exception):
             await task
         raise
+
+
+class TenantSlots:
+    """At most ``per_tenant`` units of one tenant's work at a time; that tenant's further
+    units wait their turn, in order, while other tenants' work goes on.
+
+    A tenant's entry lives only while some unit of it holds or waits for a slot.
+    """
+
+    def __init__(self, per_tenant: int) -> None:
+        self._per_tenant = per_tenant
+        self._gates: dict[str, _Gate] = {}
+
+    async def acquire(self, tenant: str) -> None:
+        gate = self._gates.get(tenant)
+        if gate is None:
+            gate = self._gates[tenant] = _Gate(asyncio.Semaphore(self._per_tenant))
+        gate.users += 1
+        try:
+            await gate.slots.acquire()
+        except BaseException:
+            self._leave(tenant, gate)
+            raise
+
+    def release(self, tenant: str) -> None:
+        gate = self._gates[tenant]
+        gate.slots.release()
+        self._leave(tenant, gate)
+
+    def _leave(self, tenant: str, gate: _Gate) -> None:
+        gate.users -= 1
+        if gate.users == 0:
+            del self._gates[tenant]
+
+
+class _Gate:
+    __slots__ = ("slots", "users")
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.slots = slots
+        self.users = 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -20,7 +20,8 @@ from server.domain.errors import (
 from server.domain.language import Language, Languages
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
-from server.service.analyst import Analyst, Job, cooperatively
+from server.service.analyst import Analyst, Job
+from server.service.concurrency import TenantSlots
 from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
 log = structlog.get_logger("textlens.streaming")
@@ -34,6 +35,12 @@ NOT_STORED = TextLensError(
 # Messages analysed ahead of the one being answered. Small on purpose: when the client
 # stops reading, the server stops reading after this many, so memory stays bounded.
 PIPELINE_DEPTH = 2
+# Messages of one tenant being analysed, stored or encoded at once in a process, all its
+# streams together. Each one hands the event loop back every few milliseconds, so this
+# many slices of a tenant's stream work stand between two turns of everybody else's calls.
+MESSAGES_PER_TENANT = 1
+# Messages holding texts this long in all are checked in a thread.
+OFF_LOOP_CHARS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,11 @@ class ItemOutcome:
 
 # A message's answer: one outcome per item, or an error for the whole message.
 MessageOutcome = list[ItemOutcome] | InvalidArgument
+Answer = TypeVar("Answer")
+
+
+async def _as_is(outcome: MessageOutcome) -> MessageOutcome:
+    return outcome
 
 
 class AnswerSize(Protocol):
@@ -62,7 +74,7 @@ class AnswerSize(Protocol):
 
     limit: int
 
-    def of(self, outcomes: Sequence[ItemOutcome]) -> int:
+    async def of(self, outcomes: Sequence[ItemOutcome]) -> int:
         """The answer's size, or a bound of it when that is under the limit."""
         ...
 
@@ -70,7 +82,7 @@ class AnswerSize(Protocol):
 class _Unbounded:
     limit = 2**63
 
-    def of(self, outcomes: Sequence[ItemOutcome]) -> int:
+    async def of(self, outcomes: Sequence[ItemOutcome]) -> int:
         return 0
 
 
@@ -127,6 +139,7 @@ class StreamUseCases:
         pipeline_depth: int = PIPELINE_DEPTH,
         languages: Languages | None = None,
         answer_size: AnswerSize | None = None,
+        messages_per_tenant: int = MESSAGES_PER_TENANT,
     ) -> None:
         # A message whose answer could not be sent is refused before anything is stored:
         # stored rows whose ids never reach the client would be charged and orphaned.
@@ -138,23 +151,22 @@ class StreamUseCases:
         self._analyst = analyst
         self._max_text_chars = max_text_chars
         self._depth = pipeline_depth
+        # A tenant's streams take turns: however many it opens, its messages hold the
+        # event loop no longer than this many would, and its further messages wait (and
+        # with them the reading of its streams) instead of delaying other tenants' calls.
+        self._slots = TenantSlots(messages_per_tenant)
 
     async def analyze_message(self, tenant: str, items: Sequence[StreamItem]) -> MessageOutcome:
         """Validates, charges and analyses one message's items (nothing stored yet)."""
         message_error = message_violation(len(items))
         if message_error is not None:
             return message_error
-        checked: list[tuple[str, AnalysisType, Language] | InvalidArgument] = []
-        # A message of 1,000 long texts takes a while to check: hand the loop back now and then.
-        async for item in cooperatively(items):
-            try:
-                text, kind, _ = validate_analysis_request(
-                    item.text, item.analysis_type, "", self._max_text_chars
-                )
-                stated = self._languages.stated(item.language_code)
-                checked.append((text, kind, self._languages.of(text, stated)))
-            except InvalidArgument as error:
-                checked.append(error)
+        # Checking long texts (language detection above all) takes milliseconds each:
+        # a message of them is checked in a thread, so other calls do not wait for it.
+        if sum(len(item.text) for item in items) < OFF_LOOP_CHARS:
+            checked = self._check(items)
+        else:
+            checked = await asyncio.to_thread(self._check, items)
         valid = sum(1 for c in checked if not isinstance(c, InvalidArgument))
         admitted, over_limit = await self._admit(tenant, valid)
         jobs: list[Job] = []
@@ -173,10 +185,25 @@ class StreamUseCases:
                 admitted -= 1
                 outcomes.append(ItemOutcome(item.ref, analysis=next(analyses)))
         # Known only once analysed (sentences travel back too), but before any storing.
-        size = self._answer_size.of(outcomes)
+        size = await self._answer_size.of(outcomes)
         if size > self._answer_size.limit:
             return answer_too_large(len(items), size, self._answer_size.limit)
         return outcomes
+
+    def _check(
+        self, items: Sequence[StreamItem]
+    ) -> list[tuple[str, AnalysisType, Language] | InvalidArgument]:
+        checked: list[tuple[str, AnalysisType, Language] | InvalidArgument] = []
+        for item in items:
+            try:
+                text, kind, _ = validate_analysis_request(
+                    item.text, item.analysis_type, "", self._max_text_chars
+                )
+                stated = self._languages.stated(item.language_code)
+                checked.append((text, kind, self._languages.of(text, stated)))
+            except InvalidArgument as error:
+                checked.append(error)
+        return checked
 
     async def _admit(self, tenant: str, count: int) -> tuple[int, ResourceExhausted | None]:
         """How many of ``count`` texts the tenant's budget admits, in order, and the error
@@ -237,28 +264,50 @@ class StreamUseCases:
                 answered.append(item)
         return answered
 
-    async def analyze_stream(
+    def analyze_stream(
         self, tenant: str, messages: AsyncIterator[Sequence[StreamItem]]
     ) -> AsyncIterator[MessageOutcome]:
-        """One outcome per message, in order; each answered only once its results are stored.
+        """One outcome per message, in order; each answered only once its results are stored."""
+        return self.answer_stream(tenant, messages, _as_is)
+
+    async def answer_stream(
+        self,
+        tenant: str,
+        messages: AsyncIterator[Sequence[StreamItem]],
+        encode: Callable[[MessageOutcome], Awaitable[Answer]],
+    ) -> AsyncIterator[Answer]:
+        """One answer per message, in order: its outcome once stored, then ``encode``d.
 
         A reader task analyses up to ``pipeline_depth`` messages ahead and starts storing
-        them, so storage overlaps analysis; it blocks when the queue is full, which is
-        what stops the server reading from a client that stops reading.
+        and encoding them, so storage overlaps analysis; it blocks when the queue is full,
+        which is what stops the server reading from a client that stops reading, and while
+        the tenant's other messages hold its ``messages_per_tenant`` slots: a message
+        holds one from its analysis until it is encoded.
         """
-        queue: asyncio.Queue[asyncio.Task[MessageOutcome] | _End] = asyncio.Queue(
-            maxsize=self._depth
-        )
-        stores: set[asyncio.Task[MessageOutcome]] = set()
+        queue: asyncio.Queue[asyncio.Task[Answer] | _End] = asyncio.Queue(maxsize=self._depth)
+        stores: set[asyncio.Task[Answer]] = set()
+
+        async def answer(outcome: MessageOutcome) -> Answer:
+            return await encode(await self.store(outcome))
 
         async def read() -> None:
             end = _End()
             try:
                 async for items in messages:
-                    outcome = await self.analyze_message(tenant, items)
-                    store = asyncio.create_task(self.store(outcome), name="textlens-stream-store")
+                    await self._slots.acquire(tenant)
+                    try:
+                        # No local keeps the outcome: while this reader waits for its next
+                        # turn, a message's analyses are held by its store task alone.
+                        store = asyncio.create_task(
+                            answer(await self.analyze_message(tenant, items)),
+                            name="textlens-stream-store",
+                        )
+                    except BaseException:
+                        self._slots.release(tenant)
+                        raise
                     stores.add(store)
                     store.add_done_callback(stores.discard)
+                    store.add_done_callback(lambda _: self._slots.release(tenant))
                     await queue.put(store)
             except asyncio.CancelledError:
                 raise

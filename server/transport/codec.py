@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from server.domain.analyzers.base import (
 )
 from server.domain.errors import TextLensError
 from server.domain.model import Analysis, Batch
+from server.service.analyst import cooperatively
 from server.service.paging import Page
 from server.service.streaming import ItemOutcome, MessageOutcome, StreamItem
 from server.transport.errors import to_status_proto
@@ -176,47 +178,102 @@ def stream_items(request: analysis_service_pb2.AnalyzeStreamRequest) -> list[Str
     ]
 
 
-def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:
-    if isinstance(outcome, TextLensError):
-        return analysis_service_pb2.AnalyzeStreamResponse(error=to_status_proto(outcome))
-    # Items refused for one reason share one error object (every item over the rate
-    # limit): its status is built once, so refused items cost next to nothing.
-    statuses: dict[int, status_pb2.Status] = {}
+class _Statuses:
+    """Items refused for one reason share one error object (every item over the rate
+    limit): its status is built once, so refused items cost next to nothing."""
 
-    def status(error: TextLensError) -> status_pb2.Status:
-        built = statuses.get(id(error))
+    def __init__(self) -> None:
+        self._built: dict[int, status_pb2.Status] = {}
+
+    def __call__(self, error: TextLensError) -> status_pb2.Status:
+        built = self._built.get(id(error))
         if built is None:
-            built = statuses[id(error)] = to_status_proto(error)
+            built = self._built[id(error)] = to_status_proto(error)
         return built
 
-    return analysis_service_pb2.AnalyzeStreamResponse(
-        results=[
-            analysis_service_pb2.AnalyzeStreamResult(
-                ref=item.ref,
-                analysis=analysis(item.analysis) if item.analysis is not None else None,
-                error=status(item.error) if item.error is not None else None,
-            )
-            for item in outcome
-        ]
+
+def _stream_result(
+    item: ItemOutcome, statuses: _Statuses
+) -> analysis_service_pb2.AnalyzeStreamResult:
+    return analysis_service_pb2.AnalyzeStreamResult(
+        ref=item.ref,
+        analysis=analysis(item.analysis) if item.analysis is not None else None,
+        error=statuses(item.error) if item.error is not None else None,
     )
 
 
-class StreamAnswerSize:
-    """Sizes AnalyzeStream answers against the transport's send limit, cheaply: a message
-    is encoded to be measured only when a bound says its answer could be too large."""
+def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:
+    if isinstance(outcome, TextLensError):
+        return analysis_service_pb2.AnalyzeStreamResponse(error=to_status_proto(outcome))
+    statuses = _Statuses()
+    return analysis_service_pb2.AnalyzeStreamResponse(
+        results=[_stream_result(item, statuses) for item in outcome]
+    )
 
-    # Besides its texts, an item's answer holds at most this many bytes (id, times, scores,
-    # analyzer, emotion categories, quality issues), and each character of its text at
-    # most this many (the text, again in its sentences, each sentence's own fields).
+
+# Answers repeating texts this long in all are encoded off the event loop.
+OFF_LOOP_CHARS = 5_000
+
+
+async def stream_response_off_loop(
+    outcome: MessageOutcome,
+) -> analysis_service_pb2.AnalyzeStreamResponse:
+    """``stream_response``; a message of long texts takes tens of milliseconds to encode
+    (every sentence is a message of its own), so it is encoded in a thread, and the event
+    loop's other calls do not wait for it."""
+    if isinstance(outcome, TextLensError) or (
+        sum(len(o.analysis.text) for o in outcome if o.analysis is not None) < OFF_LOOP_CHARS
+    ):
+        return stream_response(outcome)
+    return await asyncio.to_thread(stream_response, outcome)
+
+
+def _utf8_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _varint_bytes(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+class StreamAnswerSize:
+    """Sizes AnalyzeStream answers against the transport's send limit, cheaply: from the
+    lengths of the strings an answer repeats, item by item, handing the event loop back
+    between items; an answer is encoded to be measured only when that bound is over the
+    limit, and then item by item too."""
+
+    # Besides its strings, an item's answer holds at most this many bytes (id, times,
+    # scores, analyzer, emotion categories, tags), and each sentence or quality issue at
+    # most this many besides its text (offset, length, score, label, tags).
     PER_ITEM = 4096
-    PER_CHAR = 64
+    PER_PART = 48
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
 
-    def of(self, outcomes: Sequence[ItemOutcome]) -> int:
-        chars = sum(len(o.analysis.text) for o in outcomes if o.analysis is not None)
-        bound = self.PER_ITEM * len(outcomes) + self.PER_CHAR * chars
+    async def of(self, outcomes: Sequence[ItemOutcome]) -> int:
+        bound = 0
+        async for outcome in cooperatively(outcomes):
+            bound += self._bound(outcome)
         if bound <= self.limit:
             return bound
-        return stream_response(list(outcomes)).ByteSize()
+        size, statuses = 0, _Statuses()
+        async for outcome in cooperatively(outcomes):
+            item = _stream_result(outcome, statuses).ByteSize()
+            size += 1 + _varint_bytes(item) + item
+        return size
+
+    def _bound(self, outcome: ItemOutcome) -> int:
+        bound = self.PER_ITEM + _utf8_bytes(outcome.ref)
+        value = outcome.analysis
+        if value is None:
+            return bound
+        bound += _utf8_bytes(value.text)
+        result = value.result
+        if isinstance(result, SentimentResult):
+            parts = [s.text for s in result.sentences]
+        elif isinstance(result, QualityResult):
+            parts = [issue.message for issue in result.issues]
+        else:
+            parts = []
+        return bound + sum(self.PER_PART + _utf8_bytes(part) for part in parts)

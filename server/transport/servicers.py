@@ -107,10 +107,13 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                 sizes.append(len(items))
                 yield items
 
+        async def encode(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:
+            _tally(call, outcome, sizes.popleft() if sizes else 0)
+            return await codec.stream_response_off_loop(outcome)
+
         try:
-            async for outcome in self._streams.analyze_stream(tenant(), messages()):
-                _tally(call, outcome, sizes.popleft() if sizes else 0)
-                yield codec.stream_response(outcome)
+            async for answer in self._streams.answer_stream(tenant(), messages(), encode):
+                yield answer
         except _Idle:
             # An open stream holds a task, a pipeline and transport windows: one left
             # open and silent is closed, as an idle connection would be.

@@ -219,3 +219,34 @@ async def test_a_client_that_stops_reading_stops_the_server_reading_its_messages
     await asyncio.sleep(0.01)
     assert len(store.analyses) == stored, "no store runs on after the stream is closed"
     assert stored >= 1
+
+
+async def test_a_tenants_streams_take_turns_while_another_tenants_stream_goes_on(
+    streams: StreamUseCases, store: FakeStorage
+) -> None:
+    answer_held = asyncio.Event()
+
+    async def held(outcome: MessageOutcome) -> MessageOutcome:
+        await answer_held.wait()
+        return outcome
+
+    async def as_is(outcome: MessageOutcome) -> MessageOutcome:
+        return outcome
+
+    first = aiter(streams.answer_stream("noisy", source(message("one")), held))
+    first_answer = asyncio.ensure_future(anext(first))
+    await asyncio.sleep(0.01)  # its message holds the tenant's one turn until answered
+    second = aiter(streams.answer_stream("noisy", source(message("two")), as_is))
+    second_answer = asyncio.ensure_future(anext(second))
+    other = aiter(streams.answer_stream("quiet", source(message("three")), as_is))
+
+    answered = items_of(await asyncio.wait_for(anext(other), 1))
+    assert answered[0].analysis is not None and answered[0].analysis.text == "three"
+    assert not second_answer.done(), "the same tenant's other stream waits its turn"
+    assert sorted(a.text for a in store.analyses.values()) == ["one", "three"]
+
+    answer_held.set()
+    assert items_of(await asyncio.wait_for(first_answer, 1))[0].ref == "ref-one"
+    assert items_of(await asyncio.wait_for(second_answer, 1))[0].ref == "ref-two"
+    for stream in (first, second, other):
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ the statement runs on the caller's connection and transaction, with the engine's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from server.adapters.db.tables import AnalysisRow
 from server.domain.model import Analysis
 
 T = cast(Table, AnalysisRow.__table__)
+# Groups holding texts this long in all are rendered off the event loop.
+OFF_LOOP_CHARS = 5_000
 
 # Which unique key a conflicting row is skipped on: None (no conflict expected, a
 # collision is an error), the idempotency key, or the batch item.
@@ -83,7 +86,16 @@ def to_row(analysis: Analysis) -> dict[str, Any]:
     }
 
 
-def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
+async def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
+    """The insert's columns. Rendering results of long texts takes milliseconds (hundreds
+    of sentences each): a large group is rendered in a thread, so that the event loop's
+    other calls do not wait for it."""
+    if sum(len(a.text) for a in analyses) < OFF_LOOP_CHARS:
+        return _columns(analyses)
+    return await asyncio.to_thread(_columns, analyses)
+
+
+def _columns(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
     columns: tuple[list[Any], ...] = tuple([] for _ in _COLUMNS)
     (ids, tenants, texts, types, statuses, results, errors, times) = columns[:8]
     (batches, items, requests, hashes, created, updated, processed) = columns[8:15]
@@ -124,7 +136,7 @@ async def insert_analyses(
         statement = _PG_INSERT + _PG_CONFLICT[conflict]
         if returning:
             statement += " RETURNING " + ", ".join(returning)
-        result = await connection.exec_driver_sql(statement, _pg_arrays(analyses))
+        result = await connection.exec_driver_sql(statement, await _pg_arrays(analyses))
         return result.all() if returning else []
     insert = sqlite.insert(T)
     if conflict == "item":
