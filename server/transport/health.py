@@ -59,7 +59,9 @@ class HealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
                 if status != sent:
                     await context.write(health_pb2.HealthCheckResponse(status=status))
                     sent = status
-                if self._shutting_down:
+                # Shutdown may have come while that write was on its way: the stream ends
+                # only once the last status has been sent.
+                if self._shutting_down and sent == self._of(service):
                     return
         finally:
             self.watches -= 1
