@@ -291,7 +291,7 @@ async def test_storage_going_down_mid_chunk_loses_no_item(
     assert store.batches[batch.id].status is BatchStatus.COMPLETED
 
 
-async def test_a_worker_cancelled_mid_chunk_stores_the_chunk_first(
+async def test_a_worker_cancelled_mid_chunk_gives_the_chunk_back_at_once(
     batches: BatchUseCases, store: FakeStorage, clock: FakeClock
 ) -> None:
     batch = await batches.create("acme", ["one", "two"], QUALITY)
@@ -303,6 +303,9 @@ async def test_a_worker_cancelled_mid_chunk_stores_the_chunk_first(
     paused.resume.set()
     with pytest.raises(asyncio.CancelledError):
         await running
+    assert store.results(batch.id) == []
+    # Released, not left to its lease: another worker takes it now, with no time passing.
+    assert await worker(store, clock, owner="w2").run_once() == 2
     assert [r.batch_item for r in store.results(batch.id)] == [0, 1]
     assert store.batches[batch.id].status is BatchStatus.COMPLETED
 
