@@ -26,23 +26,8 @@ QUALITY = int(AnalysisType.QUALITY)
 
 
 @pytest.fixture
-def store() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
 def analyzer() -> FakeQualityAnalyzer:
     return FakeQualityAnalyzer()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
 
 
 @pytest.fixture

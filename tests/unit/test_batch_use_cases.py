@@ -30,16 +30,6 @@ QUALITY = int(AnalysisType.QUALITY)
 SENTIMENT = int(AnalysisType.SENTIMENT)
 
 
-@pytest.fixture
-def store() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 def batch_use_cases(uow: UnitOfWorkFactory, clock: FakeClock) -> BatchUseCases:
     return BatchUseCases(
         uow,

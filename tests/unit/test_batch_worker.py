@@ -31,16 +31,6 @@ LEASE = 30.0
 
 
 @pytest.fixture
-def store() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def batches(store: FakeStorage, clock: FakeClock) -> BatchUseCases:
     return BatchUseCases(
         units_of_work(store),

@@ -62,11 +62,6 @@ def test_characters_postgresql_can_store_are_accepted() -> None:
 
 
 @pytest.fixture
-def store() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
 def events() -> list[str]:
     return []
 

@@ -24,11 +24,6 @@ def detector() -> FakeLanguageDetector:
 
 
 @pytest.fixture
-def store() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
 def analyses(store: FakeStorage, detector: FakeLanguageDetector) -> AnalysisUseCases:
     return AnalysisUseCases(
         units_of_work(store),

@@ -32,26 +32,6 @@ QUALITY = int(AnalysisType.QUALITY)
 
 
 @pytest.fixture
-def store() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
-
-
-@pytest.fixture
-def limiter() -> FakeRateLimiter:
-    return FakeRateLimiter()
-
-
-@pytest.fixture
 def streams(
     store: FakeStorage, clock: FakeClock, metrics: FakeMetrics, limiter: FakeRateLimiter
 ) -> StreamUseCases:
