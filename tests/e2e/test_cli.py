@@ -50,11 +50,15 @@ async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]
 
 
 async def textlens(*args: str, target: str | None = None, stdin: str = "") -> Run:
+    return await _finish(await _start(*args, target=target), stdin)
+
+
+async def _start(*args: str, target: str | None) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTLENS_")}
     env["TEXTLENS_TOKEN"] = make_token()
     if target is not None:
         env["TEXTLENS_TARGET"] = target
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "textlens",
@@ -64,9 +68,22 @@ async def textlens(*args: str, target: str | None = None, stdin: str = "") -> Ru
         stderr=subprocess.PIPE,
         env=env,
     )
+
+
+async def _finish(process: asyncio.subprocess.Process, stdin: str) -> Run:
     out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
+
+
+async def _reading_stdin(process: asyncio.subprocess.Process) -> None:
+    """Waits until the process sits in read(0, ...): started, and waiting for its input."""
+    syscall = Path(f"/proc/{process.pid}/syscall")
+    for _ in range(600):
+        if (await asyncio.to_thread(syscall.read_text)).startswith("0 0x0 "):  # read(0, …)
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the command line never read its stdin")
 
 
 async def test_analyze_get_list_and_delete(target: str) -> None:
@@ -244,9 +261,13 @@ async def test_over_the_rate_limit_it_says_it_waits_and_no_retry_fails_at_once(
             refused.err
         )
         assert "send at most 5 per request" in refused.err
+        # The next call must arrive while the budget is still spent, however long a
+        # command takes to start on a loaded machine: it starts first and waits on stdin.
+        waiting = await _start("analyze", "-", target=limited)
+        await _reading_stdin(waiting)
         spent = await textlens("batch", "create", "-", target=limited, stdin=five)
         assert spent.code == 0, spent.err
-        waited = await textlens("analyze", "One more.", target=limited)
+        waited = await _finish(waiting, "One more.")
         assert waited.code == 0, waited.err
         [notice] = waited.err.splitlines()
         assert notice.startswith("textlens: rate limited, retrying in "), notice
