@@ -131,7 +131,7 @@ class Application:
             health=self.health,
         )
         self.workers = graph.workers
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # long texts are analysed in a thread
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # see its comment
         for analyzer in graph.analyzers.values():
             # An opt-in analyzer whose data is not free for every use says so at each start.
             if notice := getattr(analyzer, "licence_notice", ""):

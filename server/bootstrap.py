@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2
 from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.adapters.analysis_process import AnalysisProcess
 from server.adapters.cache import ResultCacheAdapter, result_cache
 from server.adapters.db.uow import SqlUnitOfWork
 from server.adapters.db.writer import GroupCommitWriter
@@ -23,6 +24,7 @@ from server.domain.model import AnalysisType
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
 from server.service.batches import BatchUseCases
+from server.service.concurrency import TenantActivity
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamUseCases
 from server.service.worker import BatchWorker
@@ -76,7 +78,11 @@ def build(
     cache = result_cache(settings)
     analyzers = load_analyzers(settings.analyzers)
     analyst = Analyst(
-        analyzers, cache=cache, cache_secret=derive_key(secret, "result-cache"), metrics=metrics
+        analyzers,
+        cache=cache,
+        cache_secret=derive_key(secret, "result-cache"),
+        metrics=metrics,
+        long_texts=None if __import__("os").environ.get("THREADED") else AnalysisProcess(analyzers),
     )
     pager = Pager(PageTokens(derive_key(secret, "page-tokens")))
     limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
@@ -86,10 +92,12 @@ def build(
         uow, analyst, pager, max_text_chars=max_chars, limiter=limiter, metrics=metrics,
         writer=writer,
     )  # fmt: skip
+    activity = TenantActivity()  # which tenants made calls lately, for fair shares
     streams = StreamUseCases(
         uow, analyst, max_text_chars=max_chars, limiter=limiter, metrics=metrics,
         answer_size=StreamAnswerSize(g.MAX_MESSAGE_BYTES),
         messages_per_tenant=settings.stream_messages_per_tenant,
+        tenant_share=settings.stream_tenant_share, activity=activity,
     )  # fmt: skip
     batches = BatchUseCases(
         uow, pager, max_text_chars=max_chars, max_batch_texts=settings.max_batch_texts,
@@ -101,7 +109,7 @@ def build(
         interceptors=[
             RequestContextInterceptor(observers=[metrics]),
             TracingInterceptor(tracer_provider, probes=settings.trace_background),
-            AuthInterceptor(TokenVerifier(keys)),
+            AuthInterceptor(TokenVerifier(keys), activity),
             tenant_caps(settings),
         ],
         analysis=AnalysisServicer(

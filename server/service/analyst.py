@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -17,7 +16,15 @@ import structlog
 from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.language import UNDETECTED, Language
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id, payload_hash
-from server.service.ports import CachedResult, CacheKey, Metrics, NoMetrics, ResultCache
+from server.service.concurrency import FairTurns
+from server.service.ports import (
+    CachedResult,
+    CacheKey,
+    LongTextAnalysis,
+    Metrics,
+    NoMetrics,
+    ResultCache,
+)
 
 log = structlog.get_logger("textlens.analyst")
 
@@ -30,19 +37,16 @@ T = TypeVar("T")
 # rows) hands it back this often so calls keep flowing: another call waits about this long
 # for each of the several turns of the loop it needs.
 _SLICE_SECONDS = 0.002
-# Longer texts are analysed in a thread: the costliest analysis per character (emoji,
-# for sentiment) takes about 6 ms at this length, ten times that at 10,000 characters,
-# which would hold every other call of the process. For short texts the hand-off would
-# cost more than the analysis.
+# Longer texts are analysed elsewhere (LongTextAnalysis): the costliest analysis per
+# character (emoji, for sentiment) takes about 6 ms at this length, ten times that at
+# 10,000 characters, which would hold every other call of the process. For short texts the
+# hand-off would cost more than the analysis.
 INLINE_CHARS = 1_000
-# Analysis is CPU work under the GIL: more threads would not make it faster, and each one
-# more competes with the event loop for the GIL.
-ANALYSIS_THREADS = 1
-# While the analysis thread runs, the event loop waits up to the interpreter's switch
-# interval each time it takes the GIL back (after every poll for I/O), and a call takes it
-# back several times. At CPython's default of 5 ms, 10,000-emoji texts from one tenant
-# held another's paced calls to 40% of their rate; at 1 ms they kept it (tests/reliability).
-SWITCH_INTERVAL_SECONDS = 0.001
+LONG_TEXTS_IN_FLIGHT = 2
+# Work still done in threads (stream checks, encoding, cache sealing) competes with the
+# event loop for the GIL, which waits up to the interpreter's switch interval each time it
+# takes the GIL back (after every poll for I/O). CPython's default is 5 ms.
+SWITCH_INTERVAL_SECONDS = float(__import__("os").environ.get("SWI", "0.001"))
 
 
 async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
@@ -57,6 +61,14 @@ async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def timed(analyzer: Analyzer, text: str) -> tuple[AnalysisResult, float]:
+    """The analyzer's result for the text and the milliseconds it took; raises what the
+    analyzer raises."""
+    start = time.perf_counter()
+    result = analyzer.analyze(text)
+    return result, (time.perf_counter() - start) * 1000
 
 
 def analyze(
@@ -76,18 +88,38 @@ def analyze(
     created = clock()
     start = time.perf_counter()
     result: AnalysisResult | None = cached.result if cached is not None else None
+    # A reused result reports the time its analysis took: a hit is told from a miss by
+    # nothing in the answer (a fresh analysis of the same text takes about as long).
+    elapsed_ms = cached.processing_time_ms if cached is not None else 0.0
     if result is None:
         try:
-            result = analyzer.analyze(text)
+            result, elapsed_ms = timed(analyzer, text)
         except Exception:
             # The message stored for the caller says nothing of the cause; the log does.
             log.exception("analyzer failed", analyzer=analyzer.info.name)
-    # A reused result reports the time its analysis took: a hit is told from a miss by
-    # nothing in the answer (a fresh analysis of the same text takes about as long).
-    elapsed_ms = (
-        cached.processing_time_ms if cached is not None else (time.perf_counter() - start) * 1000
-    )
-    done = clock()
+            elapsed_ms = (time.perf_counter() - start) * 1000
+    return recorded(
+        analyzer, result, elapsed_ms, created, clock(),
+        tenant=tenant, text=text, batch_id=batch_id, batch_item=batch_item,
+        request_id=request_id, language=language,
+    )  # fmt: skip
+
+
+def recorded(
+    analyzer: Analyzer,
+    result: AnalysisResult | None,
+    elapsed_ms: float,
+    created: datetime,
+    done: datetime,
+    *,
+    tenant: str,
+    text: str,
+    batch_id: str | None,
+    batch_item: int | None,
+    request_id: str | None,
+    language: Language,
+) -> Analysis:
+    """The analysis of a text that the analyzer has run on (``result`` None: it failed)."""
     return Analysis(
         id=new_id(),
         tenant=tenant,
@@ -149,6 +181,22 @@ def cache_key(secret: bytes, tenant: str, analyzer: Analyzer, text: str) -> Cach
 _NO_KEY = CacheKey("", b"")
 
 
+class AnalysisThread:
+    """Long texts analysed in one thread of this process: off the event loop, but under
+    its GIL. For tests and embedding; a server analyses them in a process of its own
+    (server.adapters.analysis_process)."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="analysis")
+
+    async def analyze(self, analyzer: Analyzer, text: str) -> tuple[AnalysisResult, float]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, timed, analyzer, text)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
 class Analyst:
     def __init__(
         self,
@@ -158,16 +206,20 @@ class Analyst:
         cache_secret: bytes = b"",
         metrics: Metrics | None = None,
         clock: Clock = utc_now,
+        long_texts: LongTextAnalysis | None = None,
     ) -> None:
         self.analyzers = analyzers
         self._cache = cache
         self._cache_secret = cache_secret
         self._metrics = metrics or NoMetrics()
         self._clock = clock
-        self._threads = ThreadPoolExecutor(ANALYSIS_THREADS, thread_name_prefix="analysis")
+        self._long_texts = long_texts or AnalysisThread()
+        # Long texts take turns by tenant: one tenant's many do not hold up another's.
+        # Two at a time, so the next is on its way while one is being analysed.
+        self._turns = FairTurns(LONG_TEXTS_IN_FLIGHT)
 
     def close(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._long_texts.close()
 
     async def run(self, tenant: str, jobs: Sequence[Job]) -> list[Analysis]:
         """One analysis per job, in order; every one a new analysis of its own."""
@@ -177,17 +229,21 @@ class Analyst:
             else [_NO_KEY] * len(jobs)
         )
         cached = await self._lookup(keys)
-        # Long texts not in the cache are analysed in a thread, all together, while the
+        # Long texts not in the cache are analysed elsewhere, all together, while the
         # short ones (and the cached) are done here.
         long = {
-            i for i, job in enumerate(jobs) if cached[i] is None and len(job.text) > INLINE_CHARS
+            i: job
+            for i, job in enumerate(jobs)
+            if cached[i] is None and len(job.text) > INLINE_CHARS
         }
-        offloaded = self._in_thread(tenant, [(i, jobs[i]) for i in sorted(long)]) if long else None
-        done: dict[int, Analysis] = {}
-        async for i in cooperatively(i for i in range(len(jobs)) if i not in long):
-            done[i] = self._analyze(tenant, jobs[i], cached[i])
-        if offloaded is not None:
-            done.update(await offloaded)
+        elsewhere = asyncio.gather(*(self._elsewhere(tenant, job) for job in long.values()))
+        try:
+            done: dict[int, Analysis] = {}
+            async for i in cooperatively(i for i in range(len(jobs)) if i not in long):
+                done[i] = self._analyze(tenant, jobs[i], cached[i])
+            done.update(zip(long, await elsewhere, strict=True))
+        finally:
+            elsewhere.cancel()  # a call cancelled here: its queued texts are dropped
         analyses = [done[i] for i in range(len(jobs))]
         fresh = [
             (key, CachedResult(job.analysis_type, analysis.result, analysis.processing_time_ms))
@@ -198,15 +254,22 @@ class Analyst:
             await self._cache.put_many(fresh)
         return analyses
 
-    def _in_thread(
-        self, tenant: str, jobs: list[tuple[int, Job]]
-    ) -> asyncio.Future[dict[int, Analysis]]:
-        context = contextvars.copy_context()  # the call's log context goes along
-
-        def analyze_all() -> dict[int, Analysis]:
-            return {i: self._analyze(tenant, job, None) for i, job in jobs}
-
-        return asyncio.get_running_loop().run_in_executor(self._threads, context.run, analyze_all)
+    async def _elsewhere(self, tenant: str, job: Job) -> Analysis:
+        analyzer = self.analyzers[job.analysis_type]
+        created = self._clock()
+        start = time.perf_counter()
+        result: AnalysisResult | None = None
+        try:
+            async with self._turns.turn(tenant):
+                result, elapsed_ms = await self._long_texts.analyze(analyzer, job.text)
+        except Exception:
+            log.exception("analyzer failed", analyzer=analyzer.info.name)
+            elapsed_ms = (time.perf_counter() - start) * 1000
+        return recorded(
+            analyzer, result, elapsed_ms, created, self._clock(),
+            tenant=tenant, text=job.text, batch_id=job.batch_id, batch_item=job.batch_item,
+            request_id=job.request_id, language=job.language,
+        )  # fmt: skip
 
     def _analyze(self, tenant: str, job: Job, hit: CachedResult | None) -> Analysis:
         return analyze(

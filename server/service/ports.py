@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from server.domain.analyzers.base import AnalysisResult
+from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
 from server.service.paging import PageRequest
 
@@ -192,6 +192,17 @@ class ResultCache(Protocol):
     async def put_many(self, items: Sequence[tuple[CacheKey, CachedResult]]) -> None: ...
 
     async def delete_many(self, keys: Sequence[CacheKey]) -> None: ...
+
+
+class LongTextAnalysis(Protocol):
+    """Where texts too long to analyse on the event loop are analysed."""
+
+    async def analyze(self, analyzer: Analyzer, text: str) -> tuple[AnalysisResult, float]:
+        """The analyzer's result and the milliseconds its analysis took; raises what the
+        analyzer raises."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class NoLimit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -21,7 +22,7 @@ from server.domain.language import Language, Languages
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
 from server.service.analyst import Analyst, Job
-from server.service.concurrency import TenantSlots
+from server.service.concurrency import TenantActivity, TenantSlots
 from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
 log = structlog.get_logger("textlens.streaming")
@@ -140,6 +141,8 @@ class StreamUseCases:
         languages: Languages | None = None,
         answer_size: AnswerSize | None = None,
         messages_per_tenant: int = MESSAGES_PER_TENANT,
+        tenant_share: float = 1.0,
+        activity: TenantActivity | None = None,
     ) -> None:
         # A message whose answer could not be sent is refused before anything is stored:
         # stored rows whose ids never reach the client would be charged and orphaned.
@@ -154,7 +157,9 @@ class StreamUseCases:
         # A tenant's streams take turns: however many it opens, its messages hold the
         # event loop no longer than this many would, and its further messages wait (and
         # with them the reading of its streams) instead of delaying other tenants' calls.
-        self._slots = TenantSlots(messages_per_tenant)
+        # While other tenants make calls, its messages take at most ``tenant_share`` of
+        # the time: the rest of the process's CPU is theirs.
+        self._slots = TenantSlots(messages_per_tenant, share=tenant_share, activity=activity)
 
     async def analyze_message(self, tenant: str, items: Sequence[StreamItem]) -> MessageOutcome:
         """Validates, charges and analyses one message's items (nothing stored yet)."""
@@ -221,6 +226,9 @@ class StreamUseCases:
                 admitted += step
                 step = min(step, count - admitted)
         return admitted, (refused if admitted < count else None)
+
+    def _give_back(self, tenant: str, taken: float, _: object) -> None:
+        self._slots.release(tenant, taken)
 
     async def store(self, outcome: MessageOutcome) -> MessageOutcome:
         """Stores a message's analyses in one multi-row insert; if storage is down, each of
@@ -294,7 +302,7 @@ class StreamUseCases:
             end = _End()
             try:
                 async for items in messages:
-                    await self._slots.acquire(tenant)
+                    taken = await self._slots.acquire(tenant)
                     try:
                         # No local keeps the outcome: while this reader waits for its next
                         # turn, a message's analyses are held by its store task alone.
@@ -307,7 +315,7 @@ class StreamUseCases:
                         raise
                     stores.add(store)
                     store.add_done_callback(stores.discard)
-                    store.add_done_callback(lambda _: self._slots.release(tenant))
+                    store.add_done_callback(functools.partial(self._give_back, tenant, taken))
                     await queue.put(store)
             except asyncio.CancelledError:
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -499,6 +500,16 @@ class FakeQualityAnalyzer:
             issues=(),
             analyzer=self.info,
         )
+
+
+class ProcessKillingQualityAnalyzer(FakeQualityAnalyzer):
+    """A fake quality analyzer that ends its own process on texts containing "die" (a
+    crash no exception handler sees: a segfault, the kernel's OOM killer)."""
+
+    def analyze(self, text: str) -> AnalysisResult:
+        if "die" in text:
+            os._exit(70)
+        return super().analyze(text)
 
 
 class ExplodingEmotionAnalyzer:

@@ -12,13 +12,15 @@ from contextlib import asynccontextmanager
 import structlog
 
 from server.auth.tokens import METHOD_SCOPES, PROTECTED_PREFIXES, TokenVerifier
+from server.service.concurrency import TenantActivity
 from server.transport.context import current_call
 from server.transport.interceptors.base import Context, Method, ScopeInterceptor
 
 
 class AuthInterceptor(ScopeInterceptor):
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(self, verifier: TokenVerifier, activity: TenantActivity | None = None) -> None:
         self._verifier = verifier
+        self._activity = activity
 
     def applies_to(self, method: str) -> bool:
         return method.startswith(PROTECTED_PREFIXES)
@@ -41,6 +43,8 @@ class AuthInterceptor(ScopeInterceptor):
             call.tenant = principal.tenant
             call.scopes = principal.scopes
         structlog.contextvars.bind_contextvars(tenant=principal.tenant)
+        if self._activity is not None:
+            self._activity.seen(principal.tenant)
         yield
 
 

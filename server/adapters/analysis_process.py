@@ -1,0 +1,96 @@
+"""Long texts analysed in a process of its own, at a lower CPU priority.
+
+A long text costs milliseconds to tens of milliseconds of CPU. In a thread of the server
+process it would hold the GIL that every other call needs, so one tenant sending long
+texts (within its rate limit) would slow every other tenant's calls. Here it runs in a
+separate interpreter, with its own GIL, niced so that the kernel runs the serving
+processes first when the cores are busy: heavy texts use the CPU the calls leave.
+
+The process is a fresh interpreter (spawn, never a fork of a process that has started
+gRPC), started at the first long text. It loads each analyzer the first time it gets a
+text for it. If it dies (killed, out of memory), the texts it held are tried once more in
+a new one; a text that kills that one too is a failed analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import pickle
+import signal
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import structlog
+
+from server.domain.analyzers.base import AnalysisResult, Analyzer
+from server.domain.model import AnalysisType
+from server.service.analyst import timed
+
+log = structlog.get_logger("textlens.analysis")
+
+# Added to the process's nice value: the kernel then gives it about a tenth of a core's
+# time against a serving process that wants the core (CFS weights), all of it when idle.
+NICENESS = 10
+
+# In the analysis process: each analyzer as pickled by the server, and once loaded.
+_pickled: dict[AnalysisType, bytes] = {}
+_loaded: dict[AnalysisType, Analyzer] = {}
+
+
+def _prepare(pickled: Mapping[AnalysisType, bytes], niceness: int) -> None:
+    # Ctrl-C reaches the whole process group; the server stops this process itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(niceness)
+    _pickled.update(pickled)
+
+
+def _analyze(analysis_type: AnalysisType, text: str) -> tuple[AnalysisResult, float]:
+    analyzer = _loaded.get(analysis_type)
+    if analyzer is None:
+        analyzer = _loaded[analysis_type] = pickle.loads(_pickled[analysis_type])  # noqa: S301 - our own
+    return timed(analyzer, text)
+
+
+class AnalysisProcess:
+    """Analyses long texts in a child process (see the module's docstring)."""
+
+    def __init__(self, analyzers: Mapping[AnalysisType, Analyzer], *, niceness: int = NICENESS):
+        # Analyzers pickle by reference (their class and model file), so this is small.
+        self._pickled = {kind: pickle.dumps(a) for kind, a in analyzers.items()}
+        self._niceness = niceness
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_prepare,
+                initargs=(self._pickled, self._niceness),
+            )
+        return self._pool
+
+    async def analyze(self, analyzer: Analyzer, text: str) -> tuple[AnalysisResult, float]:
+        try:
+            return await self._once(analyzer.analysis_type, text)
+        except BrokenProcessPool:  # the process died with the text in hand: once more
+            return await self._once(analyzer.analysis_type, text)
+
+    async def _once(self, kind: AnalysisType, text: str) -> tuple[AnalysisResult, float]:
+        pool = self._executor()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, _analyze, kind, text)
+        except BrokenProcessPool:
+            if self._pool is pool:  # the first of its texts to see it gone replaces it
+                log.warning("analysis process died; starting another")
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
