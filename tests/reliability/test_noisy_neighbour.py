@@ -7,10 +7,12 @@ victim must see no error at all, and its p99 latency under each attack must stay
 twice its baseline, the median p99 of the quiet windows of the same run.
 
 Two attacks are held to 3x instead: 10,000-emoji texts and non-reading streams of long
-texts. Within the rate limit they buy real CPU (about 46 ms of analysis per emoji text),
-which one server process shares with the victim's calls through the GIL and two cores;
-measured on a quiet machine they cost the victim 1.7x to 2.4x. The README's reliability
-section gives the figures.
+texts. Within the rate limit they buy real CPU: the texts are analysed in the server's
+lower-priority analysis process and a heavy tenant's stream messages take at most half
+of the serving process while others call, but parsing, storing and answering them still
+share the machine's two cores with the victim, and here the attacker's own client runs
+on them too. Measured on a quiet machine they cost the victim 1.5x to 2.4x (emoji) and
+2.2x to 2.5x (streams). The README's reliability section gives the figures.
 
 The machine's other work can only add latency, never take it away, so each attack runs
 in three rounds and counts with its best one: a slowdown the attack causes shows in all.
