@@ -77,12 +77,14 @@ def build(
 
     cache = result_cache(settings)
     analyzers = load_analyzers(settings.analyzers)
+    activity = TenantActivity()  # which tenants made calls lately, for fair shares
     analyst = Analyst(
         analyzers,
         cache=cache,
         cache_secret=derive_key(secret, "result-cache"),
         metrics=metrics,
-        long_texts=None if __import__("os").environ.get("THREADED") else AnalysisProcess(analyzers),
+        isolated=AnalysisProcess(analyzers),
+        activity=activity,
     )
     pager = Pager(PageTokens(derive_key(secret, "page-tokens")))
     limiter = LimitsRateLimiter(settings.rate_limit, settings.redis_url)
@@ -92,7 +94,6 @@ def build(
         uow, analyst, pager, max_text_chars=max_chars, limiter=limiter, metrics=metrics,
         writer=writer,
     )  # fmt: skip
-    activity = TenantActivity()  # which tenants made calls lately, for fair shares
     streams = StreamUseCases(
         uow, analyst, max_text_chars=max_chars, limiter=limiter, metrics=metrics,
         answer_size=StreamAnswerSize(g.MAX_MESSAGE_BYTES),

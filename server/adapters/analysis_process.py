@@ -1,10 +1,12 @@
 """Long texts analysed in a process of its own, at a lower CPU priority.
 
 A long text costs milliseconds to tens of milliseconds of CPU. In a thread of the server
-process it would hold the GIL that every other call needs, so one tenant sending long
-texts (within its rate limit) would slow every other tenant's calls. Here it runs in a
+process it holds the GIL that every other call needs, so one tenant sending long texts
+(within its rate limit) would slow every other tenant's calls. While other tenants are
+making calls, long texts are analysed here instead (server.service.analyst): in a
 separate interpreter, with its own GIL, niced so that the kernel runs the serving
-processes first when the cores are busy: heavy texts use the CPU the calls leave.
+processes first when the cores are busy, so heavy texts use the CPU the calls leave. A
+tenant alone keeps the thread, which costs less per text (no hand-off between processes).
 
 The process is a fresh interpreter (spawn, never a fork of a process that has started
 gRPC), started at the first long text. It loads each analyzer the first time it gets a

@@ -16,7 +16,7 @@ import structlog
 from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.language import UNDETECTED, Language
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id, payload_hash
-from server.service.concurrency import FairTurns
+from server.service.concurrency import FairTurns, TenantActivity
 from server.service.ports import (
     CachedResult,
     CacheKey,
@@ -183,8 +183,8 @@ _NO_KEY = CacheKey("", b"")
 
 class AnalysisThread:
     """Long texts analysed in one thread of this process: off the event loop, but under
-    its GIL. For tests and embedding; a server analyses them in a process of its own
-    (server.adapters.analysis_process)."""
+    its GIL. A server uses it while a tenant is alone; while other tenants are calling,
+    its long texts go to a process of their own (server.adapters.analysis_process)."""
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="analysis")
@@ -207,6 +207,8 @@ class Analyst:
         metrics: Metrics | None = None,
         clock: Clock = utc_now,
         long_texts: LongTextAnalysis | None = None,
+        isolated: LongTextAnalysis | None = None,
+        activity: TenantActivity | None = None,
     ) -> None:
         self.analyzers = analyzers
         self._cache = cache
@@ -214,12 +216,19 @@ class Analyst:
         self._metrics = metrics or NoMetrics()
         self._clock = clock
         self._long_texts = long_texts or AnalysisThread()
+        # While other tenants are making calls, a tenant's long texts go to ``isolated``
+        # (a process of their own) instead, so their CPU is not taken from those calls;
+        # a tenant alone is spared the hand-off's cost.
+        self._isolated = isolated
+        self._activity = activity
         # Long texts take turns by tenant: one tenant's many do not hold up another's.
         # Two at a time, so the next is on its way while one is being analysed.
         self._turns = FairTurns(LONG_TEXTS_IN_FLIGHT)
 
     def close(self) -> None:
         self._long_texts.close()
+        if self._isolated is not None:
+            self._isolated.close()
 
     async def run(self, tenant: str, jobs: Sequence[Job]) -> list[Analysis]:
         """One analysis per job, in order; every one a new analysis of its own."""
@@ -261,7 +270,7 @@ class Analyst:
         result: AnalysisResult | None = None
         try:
             async with self._turns.turn(tenant):
-                result, elapsed_ms = await self._long_texts.analyze(analyzer, job.text)
+                result, elapsed_ms = await self._where(tenant).analyze(analyzer, job.text)
         except Exception:
             log.exception("analyzer failed", analyzer=analyzer.info.name)
             elapsed_ms = (time.perf_counter() - start) * 1000
@@ -270,6 +279,12 @@ class Analyst:
             tenant=tenant, text=job.text, batch_id=job.batch_id, batch_item=job.batch_item,
             request_id=job.request_id, language=job.language,
         )  # fmt: skip
+
+    def _where(self, tenant: str) -> LongTextAnalysis:
+        activity, isolated = self._activity, self._isolated
+        if isolated is not None and (activity is None or activity.others_active(tenant)):
+            return isolated
+        return self._long_texts
 
     def _analyze(self, tenant: str, job: Job, hit: CachedResult | None) -> Analysis:
         return analyze(

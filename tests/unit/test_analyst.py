@@ -13,9 +13,10 @@ from helpers.fakes import FakeMetrics, FakeQualityAnalyzer
 
 from server.adapters.cache import LruResultCache
 from server.domain.analyzers import QualityAnalyzer, SentimentAnalyzer
-from server.domain.analyzers.base import AnalysisResult
+from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.model import AnalysisStatus, AnalysisType
 from server.service.analyst import INLINE_CHARS, Analyst, Job, cache_key
+from server.service.concurrency import TenantActivity
 from server.service.ports import CachedResult, CacheKey
 
 SECRET = b"k" * 32
@@ -219,3 +220,33 @@ async def test_one_tenants_many_long_texts_do_not_hold_up_anothers() -> None:
     # Two of the flood were on their way when the light tenant's text came; turns then go
     # round the tenants, so it waited for one more of the flood at most, not for all six.
     assert analyzer.calls.index(light) <= 3, [c.split()[0] for c in analyzer.calls]
+
+
+class NotingRunner:
+    """A LongTextAnalysis that analyses in the caller's thread and notes each text."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def analyze(self, analyzer: Analyzer, text: str) -> tuple[AnalysisResult, float]:
+        self.texts.append(text)
+        return analyzer.analyze(text), 1.0
+
+    def close(self) -> None:
+        pass
+
+
+async def test_long_texts_are_isolated_only_while_other_tenants_are_calling() -> None:
+    activity = TenantActivity()
+    isolated = NotingRunner()
+    analyst = Analyst(
+        {AnalysisType.QUALITY: FakeQualityAnalyzer()}, isolated=isolated, activity=activity
+    )
+    alone, crowded = "alone " * INLINE_CHARS, "crowded " * INLINE_CHARS
+    activity.seen("acme")
+    await analyst.run("acme", [Job(alone, AnalysisType.QUALITY)])
+    activity.seen("globex")
+    (analysis,) = await analyst.run("acme", [Job(crowded, AnalysisType.QUALITY)])
+    analyst.close()
+    assert isolated.texts == [crowded]
+    assert analysis.status == AnalysisStatus.COMPLETED
