@@ -27,7 +27,7 @@ def _cpu_count() -> int:
 
 
 class Settings(BaseSettings):
-    """Every setting of the server; the README lists them with their defaults."""
+    """Every setting of the server; docs/configuration.md lists them with their defaults."""
 
     model_config = SettingsConfigDict(env_prefix="TEXTLENS_", extra="ignore", frozen=True)
 
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     analyzers: dict[str, str] = Field(default_factory=dict)
 
     # Texts per tenant in `limits` notation ("1000/minute"), or "off": a developer's own
-    # server never refuses work for being busy; production sets a budget (README).
+    # server never refuses work for being busy; production sets a budget (docs/rate-limits.md).
     rate_limit: str = "off"
     max_text_chars: int = Field(default=10_000, gt=0)
     max_batch_texts: int = Field(default=10_000, gt=0)

@@ -12,7 +12,7 @@ lower-priority analysis process and a heavy tenant's stream messages take at mos
 of the serving process while others call, but parsing, storing and answering them still
 share the machine's two cores with the victim, and here the attacker's own client runs
 on them too. Measured on a quiet machine they cost the victim 1.5x to 2.4x (emoji) and
-2.2x to 2.5x (streams). The README's reliability section gives the figures.
+2.2x to 2.5x (streams). docs/reliability.md gives the figures.
 
 The machine's other work can only add latency, never take it away, so each attack runs
 in three rounds and counts with its best one: a slowdown the attack causes shows in all.

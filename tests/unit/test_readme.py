@@ -1,4 +1,4 @@
-"""The README documents every setting the server reads."""
+"""The README starts where a new user does; the docs list every setting and metric."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from prometheus_client.metrics import MetricWrapperBase
 from server.config import Settings
 from server.transport.metrics import PrometheusMetrics
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+OBSERVABILITY = ROOT / "docs" / "observability.md"
 
 
-def test_every_setting_appears_in_the_readme() -> None:
-    text = README.read_text()
+def test_every_setting_is_documented() -> None:
+    text = CONFIGURATION.read_text()
     missing = [
         f"TEXTLENS_{name.upper()}"
         for name in Settings.model_fields
@@ -31,10 +34,10 @@ def test_the_readme_starts_with_make_run_and_make_test() -> None:
     assert commands[:2] == [["make", "run"], ["make", "test"]]
 
 
-def _readme_metrics() -> dict[str, set[str]]:
-    """The README's metric table: each metric with the labels it names (values, in
+def _documented_metrics() -> dict[str, set[str]]:
+    """The documented metric table: each metric with the labels it names (values, in
     parentheses, left out)."""
-    lines = README.read_text().splitlines()
+    lines = OBSERVABILITY.read_text().splitlines()
     start = lines.index("| Metric | Labels | Meaning |") + 2
     table: dict[str, set[str]] = {}
     for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start:]):
@@ -43,10 +46,19 @@ def _readme_metrics() -> dict[str, set[str]]:
     return table
 
 
-def test_the_readme_metric_table_matches_what_the_server_exports() -> None:
+def test_the_metric_table_matches_what_the_server_exports() -> None:
     exported = {
         metric._name + ("_total" if metric._type == "counter" else ""): set(metric._labelnames)
         for metric in vars(PrometheusMetrics()).values()
         if isinstance(metric, MetricWrapperBase)
     }
-    assert _readme_metrics() == exported
+    assert _documented_metrics() == exported
+
+
+def test_every_relative_link_in_the_readme_and_docs_leads_to_a_file() -> None:
+    broken = []
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert broken == []
