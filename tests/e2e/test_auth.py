@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers.auth import TEST_SECRET, authed_channel, make_token, server_settings
 from helpers.process import ServerProcess
 from helpers.rpc import reason, rich_status
+from helpers.servers import running_server
 
 from server.app import Application
 from server.auth.tokens import ALL_SCOPES, METHOD_SCOPES
@@ -38,18 +39,13 @@ SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
 
 @pytest.fixture(scope="module")
 async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Application]:
-    db = tmp_path_factory.mktemp("auth") / "db.sqlite"
-    application = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}",
-            jwt_audience="textlens",
-            jwt_issuer="https://issuer.example",
-            batch_workers=0,
-        )
-    )
-    await application.start()
-    yield application
-    await application.stop(0)
+    async with running_server(
+        tmp_path_factory.mktemp("auth"),
+        jwt_audience="textlens",
+        jwt_issuer="https://issuer.example",
+        batch_workers=0,
+    ) as application:
+        yield application
 
 
 def token(tenant: str = "tenant-a", scopes: tuple[str, ...] = ALL_SCOPES, **claims: object) -> str:

@@ -16,9 +16,10 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from helpers.auth import authed_channel, make_token, server_settings
+from helpers.auth import authed_channel, make_token
 from helpers.process import ServerProcess
 from helpers.rpc import detail, reason, rich_status
+from helpers.servers import running_server
 
 from server.app import Application
 from textlens.v1 import (
@@ -34,21 +35,16 @@ SENTIMENT = analysis_pb2.ANALYSIS_TYPE_SENTIMENT
 
 @pytest.fixture(scope="module")
 async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Application]:
-    db = tmp_path_factory.mktemp("capacity") / "db.sqlite"
-    application = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}",
-            batch_workers=0,  # batches stay PENDING, so their watches stay open
-            max_streams_per_tenant=2,
-            max_watches_per_tenant=2,
-            max_health_watches=3,
-            max_reflection_streams=2,
-            stream_idle_seconds=1.0,
-        )
-    )
-    await application.start()
-    yield application
-    await application.stop(0)
+    async with running_server(
+        tmp_path_factory.mktemp("capacity"),
+        batch_workers=0,  # batches stay PENDING, so their watches stay open
+        max_streams_per_tenant=2,
+        max_watches_per_tenant=2,
+        max_health_watches=3,
+        max_reflection_streams=2,
+        stream_idle_seconds=1.0,
+    ) as application:
+        yield application
 
 
 class OpenStream:
@@ -230,64 +226,46 @@ async def test_health_watches_end_at_once_at_shutdown(tmp_path: Path) -> None:
 async def test_past_the_servers_call_cap_a_new_call_is_refused_and_later_served(
     tmp_path: Path,
 ) -> None:
-    application = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-            batch_workers=0,
-            max_concurrent_rpcs=2,
-        )
-    )
-    await application.start()
-    try:
-        async with (
-            grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel,
-            authed_channel(application.port, make_token("caller")) as authed,
-        ):
-            health = health_pb2_grpc.HealthStub(channel)
-            watches = [health.Watch(health_pb2.HealthCheckRequest()) for _ in range(2)]
-            for watch in watches:
-                assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
-            stub = analysis_service_pb2_grpc.AnalysisServiceStub(authed)
-            with pytest.raises(grpc.aio.AioRpcError) as refused:
+    async with (
+        running_server(tmp_path, batch_workers=0, max_concurrent_rpcs=2) as application,
+        grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel,
+        authed_channel(application.port, make_token("caller")) as authed,
+    ):
+        health = health_pb2_grpc.HealthStub(channel)
+        watches = [health.Watch(health_pb2.HealthCheckRequest()) for _ in range(2)]
+        for watch in watches:
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+        stub = analysis_service_pb2_grpc.AnalysisServiceStub(authed)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        for watch in watches:
+            watch.cancel()
+        for _ in range(100):
+            try:
                 await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
-            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            for watch in watches:
-                watch.cancel()
-            for _ in range(100):
-                try:
-                    await stub.ListAnalyses(analysis_service_pb2.ListAnalysesRequest())
-                    break
-                except grpc.aio.AioRpcError as error:  # the watches are still ending
-                    if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
-                        raise
-                    await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("calls still refused once the watches had ended")
-    finally:
-        await application.stop(0)
+                break
+            except grpc.aio.AioRpcError as error:  # the watches are still ending
+                if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    raise
+                await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("calls still refused once the watches had ended")
 
 
 async def test_calls_past_the_per_connection_stream_cap_wait_for_a_free_stream(
     tmp_path: Path,
 ) -> None:
-    application = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-            batch_workers=0,
-            max_streams_per_connection=1,
-        )
-    )
-    await application.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            watch = health.Watch(health_pb2.HealthCheckRequest())
-            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
-            check = asyncio.ensure_future(health.Check(health_pb2.HealthCheckRequest()))
-            await asyncio.sleep(0.5)
-            assert not check.done()  # queued by the client: the connection has no stream free
-            watch.cancel()
-            answer = await asyncio.wait_for(check, 30)
-            assert answer.status == health_pb2.HealthCheckResponse.SERVING
-    finally:
-        await application.stop(0)
+    async with (
+        running_server(tmp_path, batch_workers=0, max_streams_per_connection=1) as application,
+        grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel,
+    ):
+        health = health_pb2_grpc.HealthStub(channel)
+        watch = health.Watch(health_pb2.HealthCheckRequest())
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+        check = asyncio.ensure_future(health.Check(health_pb2.HealthCheckRequest()))
+        await asyncio.sleep(0.5)
+        assert not check.done()  # queued by the client: the connection has no stream free
+        watch.cancel()
+        answer = await asyncio.wait_for(check, 30)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING

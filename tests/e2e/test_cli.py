@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.auth import make_token, server_settings
-
-from server.app import Application
+from helpers.auth import make_token
+from helpers.servers import running_server
 
 MAX_CHARS = 200
 
@@ -36,17 +35,14 @@ class Run:
 
 @pytest.fixture(scope="module")
 async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    db = tmp_path_factory.mktemp("cli") / "textlens.db"
-    app = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}",
-            max_text_chars=MAX_CHARS,
-            batch_poll_seconds=0.1,
-        )
-    )
-    await app.start()
-    yield f"127.0.0.1:{app.port}"
-    await app.stop(5)  # let a batch worker finish its chunk rather than cut it off
+    # A grace period: a batch worker finishes its chunk rather than being cut off.
+    async with running_server(
+        tmp_path_factory.mktemp("cli"),
+        stop_grace=5,
+        max_text_chars=MAX_CHARS,
+        batch_poll_seconds=0.1,
+    ) as app:
+        yield f"127.0.0.1:{app.port}"
 
 
 async def textlens(*args: str, target: str | None = None, stdin: str = "") -> Run:
@@ -245,14 +241,9 @@ async def test_analyze_dash_analyses_stdin_and_batch_create_dash_reads_lines(tar
 async def test_over_the_rate_limit_it_says_it_waits_and_no_retry_fails_at_once(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    db = tmp_path_factory.mktemp("cli-limits") / "textlens.db"
-    app = Application(
-        server_settings(
-            database_url=f"sqlite+aiosqlite:///{db}", rate_limit="5 per 5 seconds", batch_workers=0
-        )
-    )
-    await app.start()
-    try:
+    async with running_server(
+        tmp_path_factory.mktemp("cli-limits"), rate_limit="5 per 5 seconds", batch_workers=0
+    ) as app:
         limited = f"127.0.0.1:{app.port}"
         six, five = "".join(f"{i}\n" for i in range(6)), "".join(f"{i}\n" for i in range(5))
         refused = await textlens("batch", "create", "-", target=limited, stdin=six)
@@ -277,8 +268,6 @@ async def test_over_the_rate_limit_it_says_it_waits_and_no_retry_fails_at_once(
             at_once.err
         )
         assert "retrying" not in at_once.err
-    finally:
-        await app.stop(0)
 
 
 async def test_list_prints_a_table_on_a_terminal(target: str) -> None:
