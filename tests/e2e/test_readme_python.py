@@ -18,8 +18,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def python_examples() -> list[str]:
-    section = README.read_text().split("### From Python", 1)[1].split("\n### ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    """Every Python block of the README, in order."""
+    return re.findall(r"^```python\n(.*?)^```$", README.read_text(), flags=re.DOTALL | re.MULTILINE)
 
 
 @pytest.fixture(scope="module")

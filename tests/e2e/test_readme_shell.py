@@ -15,27 +15,19 @@ from helpers.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-# The sections whose blocks talk to the server make run started; the others install,
-# migrate or run the test suite.
-SECTIONS = ("## Talking to it", "### From a shell", "## Security, limits and observability")
 
 
-def section(title: str) -> str:
-    text = README.read_text()
-    assert title + "\n" in text, f"README has no section {title!r}"
-    body = text.split(title + "\n", 1)[1]
-    level = title.split(" ", 1)[0]
-    # A section ends at the next heading of its level or above.
-    ends = [body.find("\n" + "#" * n + " ") for n in range(1, len(level) + 1)]
-    return body[: min((end for end in ends if end >= 0), default=len(body))]
+def code_blocks() -> list[tuple[str, str]]:
+    """Every fenced block of the README, as (language, body)."""
+    return re.findall(r"^```(\w*)\n(.*?)^```$", README.read_text(), flags=re.DOTALL | re.MULTILINE)
 
 
 def shell_blocks() -> list[str]:
-    return [
-        block
-        for title in SECTIONS
-        for block in re.findall(r"```sh\n(.*?)```", section(title), flags=re.DOTALL)
-    ]
+    """Every shell block but the first, which sets up and runs the suite (make run, make
+    test): the rest talk to the server make run started."""
+    blocks = [body for language, body in code_blocks() if language == "sh"]
+    assert blocks[0].startswith("make run "), "the README's first shell block is make run"
+    return blocks[1:]
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +64,15 @@ def run(script: str, cwd: Path, port: int) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_every_block_in_the_readme_is_one_these_tests_run() -> None:
+    # Shell blocks run here, Python blocks in test_readme_python.py; a block in any other
+    # language (bash, console, none) would be run by nothing.
+    assert {language for language, _ in code_blocks()} == {"sh", "python"}
+
+
 def test_the_readme_has_its_shell_blocks() -> None:
     blocks = shell_blocks()
-    assert len(blocks) == 3
+    assert len(blocks) == 1
     assert all("50051" in block for block in blocks)
 
 
