@@ -18,7 +18,8 @@ from server.domain.language import Language, Languages
 from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payload_hash
 from server.domain.validation import require_id, validate_batch_request
 from server.service.analyses import enum_filter
-from server.service.analyst import Clock, cooperatively, stated_code, utc_now
+from server.service.analyst import cooperatively, stated_code
+from server.service.clock import Clock, utc_now
 from server.service.paging import MAX_COUNTED_ROWS, Page, Pager
 from server.service.ports import (
     BatchFilter,

@@ -16,8 +16,9 @@ from server.adapters.db.engine import create_engine
 from server.adapters.db.uow import SqlUnitOfWork
 from server.domain.analyzers import default_analyzers
 from server.domain.model import Analysis, AnalysisType, Batch, BatchStatus
-from server.service.analyst import analyze, utc_now
+from server.service.analyst import analyze
 from server.service.batches import BatchUseCases
+from server.service.clock import utc_now
 from server.service.paging import Pager, PageTokens
 from server.service.ports import ClaimedItem
 
