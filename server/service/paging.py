@@ -22,7 +22,7 @@ MAX_PAGE_SIZE = 100
 MAX_COUNTED_ROWS = 100_000
 
 SortField = Literal["create_time", "update_time", "batch_item"]
-T = TypeVar("T", bound="_Sortable")
+T = TypeVar("T", bound="Sortable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class PageRequest:
     total: int | None = None
 
 
-class _Sortable(Protocol):
+class Sortable(Protocol):
     @property
     def id(self) -> str: ...
 
