@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import structlog
 
-from server.domain.errors import ErrorReason, InvalidArgument
+from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
 from server.domain.language import Languages
 from server.domain.model import (
     Analysis,
@@ -73,7 +73,7 @@ class AnalysisUseCases:
         self,
         tenant: str,
         text: str,
-        analysis_type: int,
+        analysis_type: AnalysisType | FieldViolation,
         request_id: str = "",
         language_code: str = "",
     ) -> Analysis:

@@ -63,7 +63,7 @@ class BatchUseCases:
         self,
         tenant: str,
         texts: Sequence[str],
-        analysis_type: int,
+        analysis_type: AnalysisType | FieldViolation,
         request_id: str = "",
         language_code: str = "",
     ) -> Batch:

@@ -16,8 +16,8 @@ from server.domain.analyzers.base import (
     QualityResult,
     SentimentResult,
 )
-from server.domain.errors import TextLensError
-from server.domain.model import Analysis, Batch
+from server.domain.errors import ErrorReason, FieldViolation, TextLensError
+from server.domain.model import Analysis, AnalysisType, Batch
 from server.service.analyst import cooperatively
 from server.service.paging import Page
 from server.service.streaming import ItemOutcome, MessageOutcome, StreamItem
@@ -171,9 +171,23 @@ def batches_page(page: Page[Batch]) -> batch_service_pb2.ListBatchesResponse:
     )
 
 
+def analysis_type(value: int) -> AnalysisType | FieldViolation:
+    """The analysis type a request asks for, or why it names none: reported by the use
+    case together with whatever else is wrong with the request."""
+    if value == 0:
+        return FieldViolation("analysis_type", "must be set", ErrorReason.ANALYSIS_TYPE_MISSING)
+    if value not in AnalysisType._value2member_map_:
+        return FieldViolation(
+            "analysis_type",
+            f"{value} is not a known analysis type",
+            ErrorReason.ANALYSIS_TYPE_UNKNOWN,
+        )
+    return AnalysisType(value)
+
+
 def stream_items(request: analysis_service_pb2.AnalyzeStreamRequest) -> list[StreamItem]:
     return [
-        StreamItem(item.ref, item.text, item.analysis_type, item.language_code)
+        StreamItem(item.ref, item.text, analysis_type(item.analysis_type), item.language_code)
         for item in request.items
     ]
 

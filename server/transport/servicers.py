@@ -54,7 +54,11 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         self, request: analysis_service_pb2.CreateAnalysisRequest, context: Context
     ) -> analysis_pb2.Analysis:
         created = await self._analyses.create(
-            tenant(), request.text, request.analysis_type, request.request_id, request.language_code
+            tenant(),
+            request.text,
+            codec.analysis_type(request.analysis_type),
+            request.request_id,
+            request.language_code,
         )
         return codec.analysis(created)
 
@@ -146,7 +150,7 @@ class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
         created = await self._batches.create(
             tenant(),
             request.texts,
-            request.analysis_type,
+            codec.analysis_type(request.analysis_type),
             request.request_id,
             request.language_code,
         )

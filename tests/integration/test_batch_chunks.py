@@ -48,7 +48,9 @@ def batches(uow: Callable[[], SqlUnitOfWork]) -> BatchUseCases:
 
 
 async def create(batches: BatchUseCases, count: int) -> Batch:
-    return await batches.create(TENANT, [f"Item {i} is rather nice." for i in range(count)], 1)
+    return await batches.create(
+        TENANT, [f"Item {i} is rather nice." for i in range(count)], AnalysisType.SENTIMENT
+    )
 
 
 async def claim(

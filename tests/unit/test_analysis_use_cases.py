@@ -22,7 +22,7 @@ from server.service.analyst import ANALYZER_FAILED_MESSAGE, Analyst
 from server.service.paging import Pager, PageTokens
 from server.service.ports import DuplicateRequestId
 
-QUALITY = int(AnalysisType.QUALITY)
+QUALITY = AnalysisType.QUALITY
 
 
 @pytest.fixture

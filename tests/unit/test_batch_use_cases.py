@@ -26,8 +26,8 @@ from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.ports import DuplicateRequestId, UnitOfWorkFactory
 
-QUALITY = int(AnalysisType.QUALITY)
-SENTIMENT = int(AnalysisType.SENTIMENT)
+QUALITY = AnalysisType.QUALITY
+SENTIMENT = AnalysisType.SENTIMENT
 
 
 def batch_use_cases(uow: UnitOfWorkFactory, clock: FakeClock) -> BatchUseCases:
