@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import structlog
 
-from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument
+from server.domain.errors import ErrorReason, FieldViolation
 from server.domain.language import Languages
-from server.domain.model import (
-    Analysis,
-    AnalysisStatus,
-    AnalysisType,
-    BatchStatus,
-    payload_hash,
-)
+from server.domain.model import Analysis, AnalysisType, payload_hash
 from server.domain.validation import require_id, validate_analysis_request
 from server.service.analyst import Analyst, Job, stated_code
-from server.service.paging import Page, Pager
+from server.service.paging import ListQuery, Page, Pager
 from server.service.ports import (
     AnalysisFilter,
     AnalysisWriter,
@@ -32,17 +24,6 @@ from server.service.ports import (
 from server.service.resources import Resources
 
 log = structlog.get_logger("textlens.analyses")
-
-E = TypeVar("E", AnalysisType, AnalysisStatus, BatchStatus)
-
-
-def enum_filter(value: int, enum: type[E], field: str) -> E | None:
-    """A list filter on an enum field: 0 means no filter, unknown numbers are invalid."""
-    if value == 0:
-        return None
-    if value not in enum._value2member_map_:
-        raise InvalidArgument.single(field, f"{value} is not a known value of {field}")
-    return enum(value)
 
 
 class AnalysisUseCases:
@@ -116,28 +97,7 @@ class AnalysisUseCases:
         # Nothing of a deleted analysis outlives it, its cached result included.
         await self._analyst.forget(tenant, deleted.analysis_type, deleted.text)
 
-    async def list(
-        self,
-        tenant: str,
-        *,
-        page_size_value: int = 0,
-        page_token: str = "",
-        analysis_type: int = 0,
-        status: int = 0,
-        batch_id: str = "",
-        order_by: str = "",
-    ) -> Page[Analysis]:
-        where = AnalysisFilter(
-            analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
-            status=enum_filter(status, AnalysisStatus, "status"),
-            batch_id=require_id(batch_id, "batch_id") if batch_id else None,
-        )
-        return await self._stored.list(
-            tenant,
-            where,
-            ("analyses", tenant, where.analysis_type, where.status, batch_id),
-            page_size_value=page_size_value,
-            page_token=page_token,
-            order_by=order_by,
-            batch=where.batch_id is not None,
-        )
+    async def list(self, tenant: str, query: ListQuery[AnalysisFilter]) -> Page[Analysis]:
+        where = query.where
+        scope = ("analyses", tenant, where.analysis_type, where.status, where.batch_id or "")
+        return await self._stored.list(tenant, query, scope)

@@ -11,10 +11,9 @@ from server.domain.errors import ErrorReason, FailedPrecondition, FieldViolation
 from server.domain.language import Language, Languages
 from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payload_hash
 from server.domain.validation import require_id, validate_batch_request
-from server.service.analyses import enum_filter
 from server.service.analyst import cooperatively, stated_code
 from server.service.clock import Clock, utc_now
-from server.service.paging import Page, Pager
+from server.service.paging import ListQuery, Page, Pager
 from server.service.ports import (
     BatchFilter,
     DuplicateRequestId,
@@ -137,28 +136,10 @@ class BatchUseCases:
     async def get(self, tenant: str, batch_id: str) -> Batch:
         return await self._stored.get(tenant, batch_id)
 
-    async def list(
-        self,
-        tenant: str,
-        *,
-        page_size_value: int = 0,
-        page_token: str = "",
-        status: int = 0,
-        analysis_type: int = 0,
-        order_by: str = "",
-    ) -> Page[Batch]:
-        where = BatchFilter(
-            status=enum_filter(status, BatchStatus, "status"),
-            analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
-        )
-        return await self._stored.list(
-            tenant,
-            where,
-            ("batches", tenant, where.status, where.analysis_type),
-            page_size_value=page_size_value,
-            page_token=page_token,
-            order_by=order_by,
-        )
+    async def list(self, tenant: str, query: ListQuery[BatchFilter]) -> Page[Batch]:
+        where = query.where
+        scope = ("batches", tenant, where.status, where.analysis_type)
+        return await self._stored.list(tenant, query, scope)
 
     async def cancel(self, tenant: str, batch_id: str) -> Batch:
         require_id(batch_id)

@@ -7,7 +7,14 @@ from typing import Generic, Protocol, TypeVar
 
 from server.domain.errors import AlreadyExists, ErrorReason, NotFound
 from server.domain.validation import require_id
-from server.service.paging import MAX_COUNTED_ROWS, Page, Pager, PageRequest, Sortable
+from server.service.paging import (
+    MAX_COUNTED_ROWS,
+    ListQuery,
+    Page,
+    Pager,
+    PageRequest,
+    Sortable,
+)
 from server.service.ports import UnitOfWork, UnitOfWorkFactory
 
 
@@ -77,30 +84,14 @@ class Resources(Generic[T, F]):
             )
         return stored
 
-    async def list(
-        self,
-        tenant: str,
-        where: F,
-        scope: Sequence[object],
-        *,
-        page_size_value: int,
-        page_token: str,
-        order_by: str,
-        batch: bool = False,
-    ) -> Page[T]:
-        """One page of the tenant's resources matching ``where``; its page token is checked
-        against ``scope`` (what the listing is, its filters) before storage is read."""
-        request = self._pager.request(
-            scope,
-            page_size_value=page_size_value,
-            page_token=page_token,
-            order_by=order_by,
-            batch=batch,
-        )
+    async def list(self, tenant: str, query: ListQuery[F], scope: Sequence[object]) -> Page[T]:
+        """One page of the tenant's resources; its page token is checked against ``scope``
+        (the listing, the tenant and the filters) before storage is read."""
+        request = self._pager.request(scope, query)
         async with self._uow() as uow:
             repository = self._repository(uow)
-            rows = await repository.list_page(tenant, where, request)
+            rows = await repository.list_page(tenant, query.where, request)
             total = request.total
             if total is None:  # a first page: later pages carry this count in their token
-                total = await repository.count(tenant, where, at_most=MAX_COUNTED_ROWS)
+                total = await repository.count(tenant, query.where, at_most=MAX_COUNTED_ROWS)
         return self._pager.page(request, rows, total)

@@ -70,15 +70,7 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
     async def ListAnalyses(
         self, request: analysis_service_pb2.ListAnalysesRequest, context: Context
     ) -> analysis_service_pb2.ListAnalysesResponse:
-        page = await self._analyses.list(
-            tenant(),
-            page_size_value=request.page_size,
-            page_token=request.page_token,
-            analysis_type=request.analysis_type,
-            status=request.status,
-            batch_id=request.batch_id,
-            order_by=request.order_by,
-        )
+        page = await self._analyses.list(tenant(), codec.analyses_query(request))
         return codec.analyses_page(page)
 
     async def DeleteAnalysis(
@@ -164,14 +156,7 @@ class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
     async def ListBatches(
         self, request: batch_service_pb2.ListBatchesRequest, context: Context
     ) -> batch_service_pb2.ListBatchesResponse:
-        page = await self._batches.list(
-            tenant(),
-            page_size_value=request.page_size,
-            page_token=request.page_token,
-            status=request.status,
-            analysis_type=request.analysis_type,
-            order_by=request.order_by,
-        )
+        page = await self._batches.list(tenant(), codec.batches_query(request))
         return codec.batches_page(page)
 
     async def CancelBatch(
