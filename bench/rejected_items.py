@@ -33,7 +33,7 @@ async def main() -> dict[str, float]:
         limiter=limiter,
     )
     await limiter.acquire("bench", 10)  # the whole budget, spent
-    items = [StreamItem(str(i), TEXT, int(AnalysisType.SENTIMENT)) for i in range(ITEMS)]
+    items = [StreamItem(str(i), TEXT, AnalysisType.SENTIMENT) for i in range(ITEMS)]
     analyse, encode = [], []
     for _ in range(5):
         started = time.perf_counter()

@@ -27,16 +27,6 @@ def text_violation(text: str, max_chars: int, field: str = "text") -> FieldViola
     return None
 
 
-def type_violation(value: int, field: str = "analysis_type") -> FieldViolation | None:
-    if value == 0:
-        return FieldViolation(field, "must be set", ErrorReason.ANALYSIS_TYPE_MISSING)
-    if value not in AnalysisType._value2member_map_:
-        return FieldViolation(
-            field, f"{value} is not a known analysis type", ErrorReason.ANALYSIS_TYPE_UNKNOWN
-        )
-    return None
-
-
 def request_id_violation(value: str, field: str = "request_id") -> FieldViolation | None:
     if len(value) > MAX_REQUEST_ID_CHARS:
         return FieldViolation(
@@ -54,21 +44,22 @@ def _metadata(violations: list[FieldViolation], max_chars: int) -> dict[str, str
 
 
 def validate_analysis_request(
-    text: str, analysis_type: int, request_id: str, max_chars: int
+    text: str, analysis_type: AnalysisType | FieldViolation, request_id: str, max_chars: int
 ) -> tuple[str, AnalysisType, str | None]:
-    """The trimmed text, the type and the request id (None if empty), or InvalidArgument."""
+    """The trimmed text, the type and the request id (None if empty), or InvalidArgument
+    naming every bad field, the type's violation (found when it was decoded) included."""
     violations = [
         v
         for v in (
             text_violation(text, max_chars),
-            type_violation(analysis_type),
+            analysis_type,
             request_id_violation(request_id),
         )
-        if v is not None
+        if isinstance(v, FieldViolation)
     ]
-    if violations:
+    if violations or isinstance(analysis_type, FieldViolation):
         raise InvalidArgument(violations, metadata=_metadata(violations, max_chars))
-    return text.strip(), AnalysisType(analysis_type), request_id or None
+    return text.strip(), analysis_type, request_id or None
 
 
 def require_id(value: str, field: str = "id") -> str:
@@ -84,7 +75,7 @@ def require_id(value: str, field: str = "id") -> str:
 
 def validate_batch_request(
     texts: Sequence[str],
-    analysis_type: int,
+    analysis_type: AnalysisType | FieldViolation,
     request_id: str,
     *,
     max_chars: int,
@@ -113,9 +104,11 @@ def validate_batch_request(
             if (v := text_violation(text, max_chars, f"texts[{i}]")) is not None
         ]
     violations += [
-        v for v in (type_violation(analysis_type), request_id_violation(request_id)) if v
+        v
+        for v in (analysis_type, request_id_violation(request_id))
+        if isinstance(v, FieldViolation)
     ]
-    if violations:
+    if violations or isinstance(analysis_type, FieldViolation):
         metadata.update(_metadata(violations, max_chars))
         raise InvalidArgument(violations, metadata=metadata)
-    return [text.strip() for text in texts], AnalysisType(analysis_type), request_id or None
+    return [text.strip() for text in texts], analysis_type, request_id or None

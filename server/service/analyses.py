@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import structlog
 
-from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument, NotFound
+from server.domain.errors import ErrorReason, FieldViolation
 from server.domain.language import Languages
-from server.domain.model import (
-    Analysis,
-    AnalysisStatus,
-    AnalysisType,
-    BatchStatus,
-    payload_hash,
-)
+from server.domain.model import Analysis, AnalysisType, payload_hash
 from server.domain.validation import require_id, validate_analysis_request
 from server.service.analyst import Analyst, Job, stated_code
-from server.service.paging import MAX_COUNTED_ROWS, Page, Pager
+from server.service.paging import ListQuery, Page, Pager
 from server.service.ports import (
     AnalysisFilter,
     AnalysisWriter,
@@ -29,19 +21,9 @@ from server.service.ports import (
     TransactionalWriter,
     UnitOfWorkFactory,
 )
+from server.service.resources import Resources
 
 log = structlog.get_logger("textlens.analyses")
-
-E = TypeVar("E", AnalysisType, AnalysisStatus, BatchStatus)
-
-
-def enum_filter(value: int, enum: type[E], field: str) -> E | None:
-    """A list filter on an enum field: 0 means no filter, unknown numbers are invalid."""
-    if value == 0:
-        return None
-    if value not in enum._value2member_map_:
-        raise InvalidArgument.single(field, f"{value} is not a known value of {field}")
-    return enum(value)
 
 
 class AnalysisUseCases:
@@ -61,7 +43,9 @@ class AnalysisUseCases:
         self._languages = languages or Languages()
         self._writer = writer or TransactionalWriter(uow)
         self._analyst = analyst
-        self._pager = pager
+        self._stored = Resources(
+            "analysis", ErrorReason.ANALYSIS_NOT_FOUND, uow, lambda uow: uow.analyses, pager
+        )
         self._limiter = limiter or NoLimit()
         self._metrics = metrics or NoMetrics()
         self._max_text_chars = max_text_chars
@@ -70,7 +54,7 @@ class AnalysisUseCases:
         self,
         tenant: str,
         text: str,
-        analysis_type: int,
+        analysis_type: AnalysisType | FieldViolation,
         request_id: str = "",
         language_code: str = "",
     ) -> Analysis:
@@ -83,10 +67,9 @@ class AnalysisUseCases:
         # costs its unit like any create.
         await self._limiter.acquire(tenant, 1)
         if key is not None:
-            async with self._uow() as uow:
-                stored = await uow.analyses.get_by_request_id(tenant, key)
-            if stored is not None:
-                return _replay(stored, payload_hash(kind, text, language_code=stated_code(stated)))
+            requested = payload_hash(kind, text, language_code=stated_code(stated))
+            if (stored := await self._stored.replayed(tenant, key, requested)) is not None:
+                return stored
         job = Job(text, kind, request_id=key, language=language)
         (analysis,) = await self._analyst.run(tenant, [job])
         try:
@@ -94,21 +77,15 @@ class AnalysisUseCases:
         except DuplicateRequestId:
             # A concurrent retry with the same key won the race: answer as it did.
             assert key is not None
-            async with self._uow() as uow:
-                stored = await uow.analyses.get_by_request_id(tenant, key)
+            stored = await self._stored.replayed(tenant, key, analysis.payload_hash)
             if stored is None:  # deleted in between: nothing sensible to replay
                 raise
-            return _replay(stored, analysis.payload_hash)
+            return stored
         self._metrics.analyses_stored([analysis])
         return analysis
 
     async def get(self, tenant: str, analysis_id: str) -> Analysis:
-        require_id(analysis_id)
-        async with self._uow() as uow:
-            analysis = await uow.analyses.get(tenant, analysis_id)
-        if analysis is None:
-            raise _not_found(analysis_id)
-        return analysis
+        return await self._stored.get(tenant, analysis_id)
 
     async def delete(self, tenant: str, analysis_id: str) -> None:
         require_id(analysis_id)
@@ -116,49 +93,11 @@ class AnalysisUseCases:
             deleted = await uow.analyses.delete(tenant, analysis_id)
             await uow.commit()
         if deleted is None:
-            raise _not_found(analysis_id)
+            raise self._stored.not_found(analysis_id)
         # Nothing of a deleted analysis outlives it, its cached result included.
         await self._analyst.forget(tenant, deleted.analysis_type, deleted.text)
 
-    async def list(
-        self,
-        tenant: str,
-        *,
-        page_size_value: int = 0,
-        page_token: str = "",
-        analysis_type: int = 0,
-        status: int = 0,
-        batch_id: str = "",
-        order_by: str = "",
-    ) -> Page[Analysis]:
-        where = AnalysisFilter(
-            analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
-            status=enum_filter(status, AnalysisStatus, "status"),
-            batch_id=require_id(batch_id, "batch_id") if batch_id else None,
-        )
-        request = self._pager.request(
-            ("analyses", tenant, where.analysis_type, where.status, batch_id),
-            page_size_value=page_size_value,
-            page_token=page_token,
-            order_by=order_by,
-            batch=where.batch_id is not None,
-        )
-        async with self._uow() as uow:
-            rows = await uow.analyses.list_page(tenant, where, request)
-            total = request.total
-            if total is None:  # a first page: later pages carry this count in their token
-                total = await uow.analyses.count(tenant, where, at_most=MAX_COUNTED_ROWS)
-        return self._pager.page(request, rows, total)
-
-
-def _not_found(analysis_id: str) -> NotFound:
-    return NotFound(f"analysis {analysis_id!r} not found", reason=ErrorReason.ANALYSIS_NOT_FOUND)
-
-
-def _replay(stored: Analysis, requested_hash: str | None) -> Analysis:
-    if stored.payload_hash != requested_hash:
-        raise AlreadyExists(
-            f"request_id {stored.request_id!r} was already used with another payload",
-            reason=ErrorReason.REQUEST_ID_REUSED,
-        )
-    return stored
+    async def list(self, tenant: str, query: ListQuery[AnalysisFilter]) -> Page[Analysis]:
+        where = query.where
+        scope = ("analyses", tenant, where.analysis_type, where.status, where.batch_id or "")
+        return await self._stored.list(tenant, query, scope)

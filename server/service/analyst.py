@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import structlog
@@ -16,6 +16,7 @@ import structlog
 from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.language import UNDETECTED, Language
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id, payload_hash
+from server.service.clock import Clock, utc_now
 from server.service.concurrency import FairTurns, TenantActivity
 from server.service.ports import (
     CachedResult,
@@ -30,7 +31,6 @@ log = structlog.get_logger("textlens.analyst")
 
 ANALYZER_FAILED_MESSAGE = "the analyzer could not process this text"
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 # Work on the event loop (analysis of short texts, a stream message's cache, encoding and
@@ -60,10 +60,6 @@ async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
         if time.perf_counter() - started > _SLICE_SECONDS:
             await asyncio.sleep(0)
             started = time.perf_counter()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def timed(analyzer: Analyzer, text: str) -> tuple[AnalysisResult, float]:

@@ -7,19 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 
 import structlog
 
-from server.domain.errors import (
-    AlreadyExists,
-    ErrorReason,
-    FailedPrecondition,
-    FieldViolation,
-    NotFound,
-)
+from server.domain.errors import ErrorReason, FailedPrecondition, FieldViolation
 from server.domain.language import Language, Languages
 from server.domain.model import AnalysisType, Batch, BatchStatus, new_id, payload_hash
 from server.domain.validation import require_id, validate_batch_request
-from server.service.analyses import enum_filter
-from server.service.analyst import Clock, cooperatively, stated_code, utc_now
-from server.service.paging import MAX_COUNTED_ROWS, Page, Pager
+from server.service.analyst import cooperatively, stated_code
+from server.service.clock import Clock, utc_now
+from server.service.paging import ListQuery, Page, Pager
 from server.service.ports import (
     BatchFilter,
     DuplicateRequestId,
@@ -27,6 +21,7 @@ from server.service.ports import (
     RateLimiter,
     UnitOfWorkFactory,
 )
+from server.service.resources import Resources
 from server.service.watching import WatchHub
 
 # How often a watched batch is read: watchers see other replicas' progress through the
@@ -35,10 +30,6 @@ from server.service.watching import WatchHub
 WATCH_POLL_SECONDS = 0.25
 
 log = structlog.get_logger("textlens.batches")
-
-
-def _not_found(batch_id: str) -> NotFound:
-    return NotFound(f"batch {batch_id!r} not found", reason=ErrorReason.BATCH_NOT_FOUND)
 
 
 class BatchUseCases:
@@ -57,7 +48,9 @@ class BatchUseCases:
         self._languages = languages or Languages()
         self._limiter = limiter or NoLimit()
         self._uow = uow
-        self._pager = pager
+        self._stored = Resources(
+            "batch", ErrorReason.BATCH_NOT_FOUND, uow, lambda uow: uow.batches, pager
+        )
         self._max_text_chars = max_text_chars
         self._max_batch_texts = max_batch_texts
         self._clock = clock
@@ -69,7 +62,7 @@ class BatchUseCases:
         self,
         tenant: str,
         texts: Sequence[str],
-        analysis_type: int,
+        analysis_type: AnalysisType | FieldViolation,
         request_id: str = "",
         language_code: str = "",
     ) -> Batch:
@@ -92,10 +85,8 @@ class BatchUseCases:
         self._limiter.check_cost(tenant, len(trimmed))
         if key is not None:
             await self._limiter.acquire(tenant, 1)
-            async with self._uow() as uow:
-                stored = await uow.batches.get_by_request_id(tenant, key)
-            if stored is not None:
-                return _replay(stored, fingerprint)
+            if (stored := await self._stored.replayed(tenant, key, fingerprint)) is not None:
+                return stored
         await self._limiter.acquire(tenant, len(trimmed) - (key is not None))
         now = self._clock()
         batch = Batch(
@@ -116,11 +107,10 @@ class BatchUseCases:
                 await uow.commit()
         except DuplicateRequestId:
             assert key is not None
-            async with self._uow() as uow:
-                stored = await uow.batches.get_by_request_id(tenant, key)
+            stored = await self._stored.replayed(tenant, key, fingerprint)
             if stored is None:
                 raise
-            return _replay(stored, fingerprint)
+            return stored
         self.created.set()
         log.info(
             "batch created",
@@ -144,46 +134,19 @@ class BatchUseCases:
             raise self._languages.unsupported(refused)
 
     async def get(self, tenant: str, batch_id: str) -> Batch:
-        require_id(batch_id)
-        async with self._uow() as uow:
-            batch = await uow.batches.get(tenant, batch_id)
-        if batch is None:
-            raise _not_found(batch_id)
-        return batch
+        return await self._stored.get(tenant, batch_id)
 
-    async def list(
-        self,
-        tenant: str,
-        *,
-        page_size_value: int = 0,
-        page_token: str = "",
-        status: int = 0,
-        analysis_type: int = 0,
-        order_by: str = "",
-    ) -> Page[Batch]:
-        where = BatchFilter(
-            status=enum_filter(status, BatchStatus, "status"),
-            analysis_type=enum_filter(analysis_type, AnalysisType, "analysis_type"),
-        )
-        request = self._pager.request(
-            ("batches", tenant, where.status, where.analysis_type),
-            page_size_value=page_size_value,
-            page_token=page_token,
-            order_by=order_by,
-        )
-        async with self._uow() as uow:
-            rows = await uow.batches.list_page(tenant, where, request)
-            total = request.total
-            if total is None:  # a first page: later pages carry this count in their token
-                total = await uow.batches.count(tenant, where, at_most=MAX_COUNTED_ROWS)
-        return self._pager.page(request, rows, total)
+    async def list(self, tenant: str, query: ListQuery[BatchFilter]) -> Page[Batch]:
+        where = query.where
+        scope = ("batches", tenant, where.status, where.analysis_type)
+        return await self._stored.list(tenant, query, scope)
 
     async def cancel(self, tenant: str, batch_id: str) -> Batch:
         require_id(batch_id)
         async with self._uow() as uow:
             batch = await uow.batches.get(tenant, batch_id, for_update=True)
             if batch is None:
-                raise _not_found(batch_id)
+                raise self._stored.not_found(batch_id)
             if batch.status.finished:
                 raise FailedPrecondition(
                     f"batch {batch_id!r} has already finished ({batch.status.name})",
@@ -206,12 +169,3 @@ class BatchUseCases:
     def watch(self, tenant: str, batch_id: str) -> AsyncIterator[Batch]:
         """The current snapshot, then one per change, ending with the finished one."""
         return self._hub.watch(tenant, batch_id)
-
-
-def _replay(stored: Batch, requested_hash: str | None) -> Batch:
-    if stored.payload_hash != requested_hash:
-        raise AlreadyExists(
-            f"request_id {stored.request_id!r} was already used with another payload",
-            reason=ErrorReason.REQUEST_ID_REUSED,
-        )
-    return stored

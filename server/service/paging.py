@@ -22,7 +22,8 @@ MAX_PAGE_SIZE = 100
 MAX_COUNTED_ROWS = 100_000
 
 SortField = Literal["create_time", "update_time", "batch_item"]
-T = TypeVar("T", bound="_Sortable")
+T = TypeVar("T", bound="Sortable")
+F = TypeVar("F")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,42 +38,6 @@ class Order:
 # A batch's results list in input order unless asked otherwise: that is how a caller
 # matches them to the texts it sent.
 INPUT_ORDER = Order(field="batch_item", descending=False)
-
-
-def parse_order_by(value: str, *, batch: bool = False) -> Order:
-    """``create_time`` or ``update_time``, then optionally `` desc``; empty is the default.
-
-    ``batch``: the listing is one batch's results, which may also be ordered by
-    ``batch_item`` and default to it (input order).
-    """
-    fields = (
-        ("create_time", "update_time", "batch_item") if batch else ("create_time", "update_time")
-    )
-    words = value.split()
-    if not words:
-        return INPUT_ORDER if batch else Order()
-    if words[0] in fields and (
-        len(words) == 1 or (len(words) == 2 and words[1].lower() in ("asc", "desc"))
-    ):
-        descending = len(words) == 2 and words[1].lower() == "desc"
-        return Order(field=words[0], descending=descending)  # type: ignore[arg-type]
-    # The value is quoted only when short: an error must not grow with what was sent.
-    quoted = repr(value) if len(value) <= 40 else "this order"
-    also = ", or batch_item with batch_id" if not batch else " or batch_item"
-    raise InvalidArgument.single(
-        "order_by",
-        f"{quoted} is not supported; use create_time or update_time{also}, optionally with ' desc'",
-        ErrorReason.ORDER_BY_INVALID,
-    )
-
-
-def page_size(value: int) -> int:
-    """0 means the default; values above the maximum are capped; negative is invalid."""
-    if value < 0:
-        raise InvalidArgument.single(
-            "page_size", "must not be negative", ErrorReason.PAGE_SIZE_NEGATIVE
-        )
-    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +56,17 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class ListQuery(Generic[F]):
+    """A list request as the edge decoded it: the filters, the page size and the order, and
+    the page token as sent, which the Pager verifies against the listing before use."""
+
+    where: F
+    page_size: int = DEFAULT_PAGE_SIZE
+    order: Order = Order()
+    page_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PageRequest:
     """One page to fetch: ``limit`` rows after ``after`` in ``order``, within ``scope``.
 
@@ -105,7 +81,7 @@ class PageRequest:
     total: int | None = None
 
 
-class _Sortable(Protocol):
+class Sortable(Protocol):
     @property
     def id(self) -> str: ...
 
@@ -189,22 +165,14 @@ class Pager:
     def __init__(self, tokens: PageTokens) -> None:
         self._tokens = tokens
 
-    def request(
-        self,
-        scope: Sequence[object],
-        *,
-        page_size_value: int,
-        page_token: str,
-        order_by: str,
-        batch: bool = False,
-    ) -> PageRequest:
-        limit = page_size(page_size_value)
-        order = parse_order_by(order_by, batch=batch)
-        bound = scope_of(*scope, order)
-        if not page_token:
-            return PageRequest(limit=limit, order=order, after=None, scope=bound)
-        after, total = self._tokens.decode(page_token, bound)
-        return PageRequest(limit=limit, order=order, after=after, scope=bound, total=total)
+    def request(self, scope: Sequence[object], query: ListQuery[F]) -> PageRequest:
+        """The page ``query`` asks for, within ``scope`` (the listing and its filters); its
+        page token must have been issued for that scope and order."""
+        bound = scope_of(*scope, query.order)
+        after, total = (
+            self._tokens.decode(query.page_token, bound) if query.page_token else (None, None)
+        )
+        return PageRequest(query.page_size, query.order, after, bound, total)
 
     def page(self, request: PageRequest, rows: list[T], total_size: int) -> Page[T]:
         """``rows`` were fetched with a limit one above the page's, to see if more follow."""

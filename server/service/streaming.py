@@ -48,7 +48,7 @@ OFF_LOOP_CHARS = 5_000
 class StreamItem:
     ref: str
     text: str
-    analysis_type: int
+    analysis_type: AnalysisType | FieldViolation
     language_code: str = ""
 
 

@@ -15,7 +15,8 @@ import structlog
 from server.domain.errors import Unavailable
 from server.domain.language import Language, Languages
 from server.domain.model import Analysis
-from server.service.analyst import Analyst, Clock, Job, utc_now
+from server.service.analyst import Analyst, Job
+from server.service.clock import Clock, utc_now
 from server.service.concurrency import run_to_completion
 from server.service.ports import ClaimedItem, Metrics, NoMetrics, UnitOfWorkFactory
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.rpc import status_pb2
@@ -16,14 +17,25 @@ from server.domain.analyzers.base import (
     QualityResult,
     SentimentResult,
 )
-from server.domain.errors import TextLensError
-from server.domain.model import Analysis, Batch
+from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument, TextLensError
+from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
+from server.domain.validation import require_id
 from server.service.analyst import cooperatively
-from server.service.paging import Page
+from server.service.paging import (
+    DEFAULT_PAGE_SIZE,
+    INPUT_ORDER,
+    MAX_PAGE_SIZE,
+    ListQuery,
+    Order,
+    Page,
+)
+from server.service.ports import AnalysisFilter, BatchFilter
 from server.service.streaming import ItemOutcome, MessageOutcome, StreamItem
 from server.transport.errors import to_status_proto
 from textlens.v1 import analysis_pb2, analysis_service_pb2, batch_pb2, batch_service_pb2
 
+E = TypeVar("E", AnalysisType, AnalysisStatus, BatchStatus)
+F = TypeVar("F")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
@@ -171,9 +183,101 @@ def batches_page(page: Page[Batch]) -> batch_service_pb2.ListBatchesResponse:
     )
 
 
+def analysis_type(value: int) -> AnalysisType | FieldViolation:
+    """The analysis type a request asks for, or why it names none: reported by the use
+    case together with whatever else is wrong with the request."""
+    if value == 0:
+        return FieldViolation("analysis_type", "must be set", ErrorReason.ANALYSIS_TYPE_MISSING)
+    if value not in AnalysisType._value2member_map_:
+        return FieldViolation(
+            "analysis_type",
+            f"{value} is not a known analysis type",
+            ErrorReason.ANALYSIS_TYPE_UNKNOWN,
+        )
+    return AnalysisType(value)
+
+
+def _enum_filter(value: int, enum: type[E], field: str) -> E | None:
+    """A list filter on an enum field: 0 means no filter, unknown numbers are invalid."""
+    if value == 0:
+        return None
+    if value not in enum._value2member_map_:
+        raise InvalidArgument.single(field, f"{value} is not a known value of {field}")
+    return enum(value)
+
+
+def page_size(value: int) -> int:
+    """0 means the default; values above the maximum are capped; negative is invalid."""
+    if value < 0:
+        raise InvalidArgument.single(
+            "page_size", "must not be negative", ErrorReason.PAGE_SIZE_NEGATIVE
+        )
+    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def order(value: str, *, batch: bool = False) -> Order:
+    """``create_time`` or ``update_time``, then optionally `` desc``; empty is the default.
+
+    ``batch``: the listing is one batch's results, which may also be ordered by
+    ``batch_item`` and default to it (input order).
+    """
+    fields = (
+        ("create_time", "update_time", "batch_item") if batch else ("create_time", "update_time")
+    )
+    words = value.split()
+    if not words:
+        return INPUT_ORDER if batch else Order()
+    if words[0] in fields and (
+        len(words) == 1 or (len(words) == 2 and words[1].lower() in ("asc", "desc"))
+    ):
+        descending = len(words) == 2 and words[1].lower() == "desc"
+        return Order(field=words[0], descending=descending)  # type: ignore[arg-type]
+    # The value is quoted only when short: an error must not grow with what was sent.
+    quoted = repr(value) if len(value) <= 40 else "this order"
+    also = ", or batch_item with batch_id" if not batch else " or batch_item"
+    raise InvalidArgument.single(
+        "order_by",
+        f"{quoted} is not supported; use create_time or update_time{also}, optionally with ' desc'",
+        ErrorReason.ORDER_BY_INVALID,
+    )
+
+
+def analyses_query(request: analysis_service_pb2.ListAnalysesRequest) -> ListQuery[AnalysisFilter]:
+    where = AnalysisFilter(
+        analysis_type=_enum_filter(request.analysis_type, AnalysisType, "analysis_type"),
+        status=_enum_filter(request.status, AnalysisStatus, "status"),
+        batch_id=require_id(request.batch_id, "batch_id") if request.batch_id else None,
+    )
+    return _query(where, request, batch=where.batch_id is not None)
+
+
+def batches_query(request: batch_service_pb2.ListBatchesRequest) -> ListQuery[BatchFilter]:
+    where = BatchFilter(
+        status=_enum_filter(request.status, BatchStatus, "status"),
+        analysis_type=_enum_filter(request.analysis_type, AnalysisType, "analysis_type"),
+    )
+    return _query(where, request)
+
+
+def _query(
+    where: F,
+    request: analysis_service_pb2.ListAnalysesRequest | batch_service_pb2.ListBatchesRequest,
+    *,
+    batch: bool = False,
+) -> ListQuery[F]:
+    """A list request's query: its filters (decoded first), page size and order, checked
+    in that order, so that the first bad field reported is the one it always was."""
+    return ListQuery(
+        where,
+        page_size=page_size(request.page_size),
+        order=order(request.order_by, batch=batch),
+        page_token=request.page_token,
+    )
+
+
 def stream_items(request: analysis_service_pb2.AnalyzeStreamRequest) -> list[StreamItem]:
     return [
-        StreamItem(item.ref, item.text, item.analysis_type, item.language_code)
+        StreamItem(item.ref, item.text, analysis_type(item.analysis_type), item.language_code)
         for item in request.items
     ]
 

@@ -54,7 +54,11 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         self, request: analysis_service_pb2.CreateAnalysisRequest, context: Context
     ) -> analysis_pb2.Analysis:
         created = await self._analyses.create(
-            tenant(), request.text, request.analysis_type, request.request_id, request.language_code
+            tenant(),
+            request.text,
+            codec.analysis_type(request.analysis_type),
+            request.request_id,
+            request.language_code,
         )
         return codec.analysis(created)
 
@@ -66,15 +70,7 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
     async def ListAnalyses(
         self, request: analysis_service_pb2.ListAnalysesRequest, context: Context
     ) -> analysis_service_pb2.ListAnalysesResponse:
-        page = await self._analyses.list(
-            tenant(),
-            page_size_value=request.page_size,
-            page_token=request.page_token,
-            analysis_type=request.analysis_type,
-            status=request.status,
-            batch_id=request.batch_id,
-            order_by=request.order_by,
-        )
+        page = await self._analyses.list(tenant(), codec.analyses_query(request))
         return codec.analyses_page(page)
 
     async def DeleteAnalysis(
@@ -146,7 +142,7 @@ class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
         created = await self._batches.create(
             tenant(),
             request.texts,
-            request.analysis_type,
+            codec.analysis_type(request.analysis_type),
             request.request_id,
             request.language_code,
         )
@@ -160,14 +156,7 @@ class BatchServicer(batch_service_pb2_grpc.BatchServiceServicer):
     async def ListBatches(
         self, request: batch_service_pb2.ListBatchesRequest, context: Context
     ) -> batch_service_pb2.ListBatchesResponse:
-        page = await self._batches.list(
-            tenant(),
-            page_size_value=request.page_size,
-            page_token=request.page_token,
-            status=request.status,
-            analysis_type=request.analysis_type,
-            order_by=request.order_by,
-        )
+        page = await self._batches.list(tenant(), codec.batches_query(request))
         return codec.batches_page(page)
 
     async def CancelBatch(

@@ -35,7 +35,7 @@ from server.service.ports import (
 if TYPE_CHECKING:
     from server.domain.analyzers.base import Analyzer
     from server.domain.language import LanguageDetector
-    from server.service.analyst import Clock
+    from server.service.clock import Clock
     from server.service.ports import (
         AnalysisRepository,
         AnalysisWriter,

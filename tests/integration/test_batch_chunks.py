@@ -16,8 +16,9 @@ from server.adapters.db.engine import create_engine
 from server.adapters.db.uow import SqlUnitOfWork
 from server.domain.analyzers import default_analyzers
 from server.domain.model import Analysis, AnalysisType, Batch, BatchStatus
-from server.service.analyst import analyze, utc_now
+from server.service.analyst import analyze
 from server.service.batches import BatchUseCases
+from server.service.clock import utc_now
 from server.service.paging import Pager, PageTokens
 from server.service.ports import ClaimedItem
 
@@ -47,7 +48,9 @@ def batches(uow: Callable[[], SqlUnitOfWork]) -> BatchUseCases:
 
 
 async def create(batches: BatchUseCases, count: int) -> Batch:
-    return await batches.create(TENANT, [f"Item {i} is rather nice." for i in range(count)], 1)
+    return await batches.create(
+        TENANT, [f"Item {i} is rather nice." for i in range(count)], AnalysisType.SENTIMENT
+    )
 
 
 async def claim(

@@ -118,8 +118,10 @@ async def test_a_refused_batch_item_does_not_hold_back_other_tenants_items(
 
     batches = BatchUseCases(uow, Pager(PageTokens(b"k")), max_text_chars=100, max_batch_texts=10)
     # Created first, so the attacker's chunk is claimed first.
-    poisoned = await batches.create("attacker", ["Fine.", "A poison item."], 1)
-    victim = await batches.create("victim", [f"Victim item {i}." for i in range(5)], 1)
+    poisoned = await batches.create("attacker", ["Fine.", "A poison item."], AnalysisType.SENTIMENT)
+    victim = await batches.create(
+        "victim", [f"Victim item {i}." for i in range(5)], AnalysisType.SENTIMENT
+    )
     worker = BatchWorker(uow, Analyst(default_analyzers()), chunk_size=16, lease_seconds=60)
     assert await worker.run_once() == 2
     assert await worker.run_once() == 5

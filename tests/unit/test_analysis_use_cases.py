@@ -19,10 +19,11 @@ from server.domain.errors import AlreadyExists, ErrorReason, InvalidArgument, No
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, new_id
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import ANALYZER_FAILED_MESSAGE, Analyst
-from server.service.paging import Pager, PageTokens
-from server.service.ports import DuplicateRequestId
+from server.service.paging import INPUT_ORDER, ListQuery, Order, Pager, PageTokens
+from server.service.ports import AnalysisFilter, DuplicateRequestId
 
-QUALITY = int(AnalysisType.QUALITY)
+QUALITY = AnalysisType.QUALITY
+ALL = ListQuery(AnalysisFilter())
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ async def test_another_tenants_analysis_is_not_found(use_cases: AnalysisUseCases
         await use_cases.get("globex", created.id)
     with pytest.raises(NotFound):
         await use_cases.delete("globex", created.id)
-    page = await use_cases.list("globex")
+    page = await use_cases.list("globex", ALL)
     assert (page.items, page.total_size) == ([], 0)
 
 
@@ -147,7 +148,7 @@ async def test_pages_chain_through_tokens_without_repeats(use_cases: AnalysisUse
     seen: list[str] = []
     token = ""
     while True:
-        page = await use_cases.list("acme", page_size_value=3, page_token=token)
+        page = await use_cases.list("acme", ListQuery(AnalysisFilter(), 3, page_token=token))
         assert page.total_size == 7
         seen += [a.id for a in page.items]
         token = page.next_page_token
@@ -157,12 +158,24 @@ async def test_pages_chain_through_tokens_without_repeats(use_cases: AnalysisUse
     assert len(seen) == 7
 
 
-async def test_a_token_from_another_tenant_is_invalid(use_cases: AnalysisUseCases) -> None:
+@pytest.mark.parametrize(
+    ("tenant", "query"),
+    [
+        ("globex", ListQuery(AnalysisFilter(), 1)),
+        ("acme", ListQuery(AnalysisFilter(status=AnalysisStatus.COMPLETED), 1)),
+        ("acme", ListQuery(AnalysisFilter(batch_id="batch-1"), 1)),
+        ("acme", ListQuery(AnalysisFilter(), 1, Order("create_time", descending=False))),
+    ],
+)
+async def test_a_token_is_invalid_for_another_tenant_other_filters_or_another_order(
+    use_cases: AnalysisUseCases, tenant: str, query: ListQuery[AnalysisFilter]
+) -> None:
     for i in range(3):
         await use_cases.create("acme", f"text {i}", QUALITY)
-    token = (await use_cases.list("acme", page_size_value=1)).next_page_token
+    token = (await use_cases.list("acme", ListQuery(AnalysisFilter(), 1))).next_page_token
+    assert (await use_cases.list("acme", ListQuery(AnalysisFilter(), 2, page_token=token))).items
     with pytest.raises(InvalidArgument) as caught:
-        await use_cases.list("globex", page_size_value=1, page_token=token)
+        await use_cases.list(tenant, dataclasses.replace(query, page_token=token))
     assert caught.value.reason is ErrorReason.PAGE_TOKEN_INVALID
 
 
@@ -175,15 +188,13 @@ async def test_a_batchs_results_list_in_input_order_through_page_tokens(
     seen: list[int | None] = []
     token = ""
     while True:
-        page = await use_cases.list("acme", batch_id="batch-1", page_size_value=3, page_token=token)
+        query = ListQuery(AnalysisFilter(batch_id="batch-1"), 3, INPUT_ORDER, token)
+        page = await use_cases.list("acme", query)
         seen += [a.batch_item for a in page.items]
         token = page.next_page_token
         if not token:
             break
     assert seen == list(range(7))
-    with pytest.raises(InvalidArgument) as caught:
-        await use_cases.list("acme", order_by="batch_item")
-    assert caught.value.reason is ErrorReason.ORDER_BY_INVALID
 
 
 async def test_the_same_text_again_reuses_the_cached_result_and_a_delete_forgets_it(
@@ -260,20 +271,15 @@ async def test_a_create_whose_winner_was_deleted_meanwhile_fails_and_stores_noth
     assert store.analyses == {}
 
 
-async def test_lists_filter_by_type_and_status_and_refuse_unknown_values(
-    use_cases: AnalysisUseCases,
-) -> None:
+async def test_lists_filter_by_type_and_status(use_cases: AnalysisUseCases) -> None:
     good = await use_cases.create("acme", "fine words", QUALITY)
     bad = await use_cases.create("acme", "this goes boom", QUALITY)
-    failed = await use_cases.list("acme", status=int(AnalysisStatus.FAILED))
+    failed = await use_cases.list("acme", ListQuery(AnalysisFilter(status=AnalysisStatus.FAILED)))
     assert ([a.id for a in failed.items], failed.total_size) == ([bad.id], 1)
-    quality = await use_cases.list("acme", analysis_type=QUALITY)
+    quality = await use_cases.list("acme", ListQuery(AnalysisFilter(analysis_type=QUALITY)))
     assert {a.id for a in quality.items} == {good.id, bad.id}
-    assert (await use_cases.list("acme", analysis_type=int(AnalysisType.SENTIMENT))).items == []
-    for field, values in (("analysis_type", {"analysis_type": 99}), ("status", {"status": 99})):
-        with pytest.raises(InvalidArgument) as caught:
-            await use_cases.list("acme", **values)
-        assert [v.field for v in caught.value.violations] == [field]
+    sentiment = ListQuery(AnalysisFilter(analysis_type=AnalysisType.SENTIMENT))
+    assert (await use_cases.list("acme", sentiment)).items == []
 
 
 async def test_lists_are_newest_first_by_the_injected_clock_unless_asked(
@@ -283,8 +289,9 @@ async def test_lists_are_newest_first_by_the_injected_clock_unless_asked(
     for i in range(3):
         ids.append((await use_cases.create("acme", f"text {i}", QUALITY)).id)
         clock.advance(1)
-    assert [a.id for a in (await use_cases.list("acme")).items] == ids[::-1]
-    oldest_first = await use_cases.list("acme", order_by="create_time")
+    assert [a.id for a in (await use_cases.list("acme", ALL)).items] == ids[::-1]
+    oldest = ListQuery(AnalysisFilter(), order=Order("create_time", descending=False))
+    oldest_first = await use_cases.list("acme", oldest)
     assert [a.id for a in oldest_first.items] == ids
 
 

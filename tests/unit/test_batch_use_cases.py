@@ -23,11 +23,11 @@ from server.domain.errors import (
 )
 from server.domain.model import AnalysisType, Batch, BatchStatus, payload_hash
 from server.service.batches import BatchUseCases
-from server.service.paging import Pager, PageTokens
-from server.service.ports import DuplicateRequestId, UnitOfWorkFactory
+from server.service.paging import ListQuery, Pager, PageTokens
+from server.service.ports import BatchFilter, DuplicateRequestId, UnitOfWorkFactory
 
-QUALITY = int(AnalysisType.QUALITY)
-SENTIMENT = int(AnalysisType.SENTIMENT)
+QUALITY = AnalysisType.QUALITY
+SENTIMENT = AnalysisType.SENTIMENT
 
 
 def batch_use_cases(uow: UnitOfWorkFactory, clock: FakeClock) -> BatchUseCases:
@@ -178,23 +178,17 @@ async def test_lists_page_through_the_tenants_batches_newest_first_with_filters(
     await batches.cancel("acme", ids[0])
     seen, token, totals = [], "", []
     while True:
-        page = await batches.list("acme", page_size_value=2, page_token=token)
+        page = await batches.list("acme", ListQuery(BatchFilter(), 2, page_token=token))
         seen += [b.id for b in page.items]
         totals.append(page.total_size)
         if not (token := page.next_page_token):
             break
     assert seen == ids[::-1]
     assert totals == [5, 5, 5]
-    quality = await batches.list("acme", analysis_type=QUALITY)
+    quality = await batches.list("acme", ListQuery(BatchFilter(analysis_type=QUALITY)))
     assert [b.id for b in quality.items] == [ids[4], ids[2], ids[0]]
-    cancelled = await batches.list("acme", status=int(BatchStatus.CANCELLED))
+    cancelled = await batches.list("acme", ListQuery(BatchFilter(status=BatchStatus.CANCELLED)))
     assert ([b.id for b in cancelled.items], cancelled.total_size) == ([ids[0]], 1)
-    with pytest.raises(InvalidArgument) as caught:
-        await batches.list("acme", status=42)
-    assert [v.field for v in caught.value.violations] == ["status"]
-    with pytest.raises(InvalidArgument) as caught:
-        await batches.list("acme", page_size_value=-1)
-    assert caught.value.reason is ErrorReason.PAGE_SIZE_NEGATIVE
 
 
 async def test_cancel_stops_the_pending_items_and_a_finished_batch_cannot_be_cancelled(

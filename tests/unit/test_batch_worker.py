@@ -26,7 +26,7 @@ from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.worker import BatchWorker
 
-QUALITY = int(AnalysisType.QUALITY)
+QUALITY = AnalysisType.QUALITY
 LEASE = 30.0
 
 

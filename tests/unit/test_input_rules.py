@@ -1,5 +1,5 @@
-"""Input that storage cannot hold, unbounded ids, forged page tokens and uncharged work are
-refused at the edge, before any storage is touched."""
+"""Input that storage cannot hold, unbounded ids, forged page tokens, wire values the codec
+cannot decode and uncharged work are refused at the edge, before any storage is touched."""
 
 from __future__ import annotations
 
@@ -26,10 +26,13 @@ from server.domain.validation import validate_analysis_request, validate_batch_r
 from server.service.analyses import AnalysisUseCases
 from server.service.analyst import Analyst
 from server.service.batches import BatchUseCases
-from server.service.paging import MAX_COUNTED_ROWS, Pager, PageTokens
+from server.service.paging import MAX_COUNTED_ROWS, ListQuery, Pager, PageTokens
+from server.service.ports import AnalysisFilter
 from server.service.streaming import StreamItem, StreamUseCases
+from server.transport import codec
+from textlens.v1 import analysis_service_pb2
 
-QUALITY = int(AnalysisType.QUALITY)
+QUALITY = AnalysisType.QUALITY
 KEY = b"page-token-key-for-tests"
 UNSTORABLE = ["\x00", "\ud800", "\udfff"]
 
@@ -37,6 +40,10 @@ UNSTORABLE = ["\x00", "\ud800", "\udfff"]
 def violation(error: InvalidArgument) -> tuple[str, ErrorReason]:
     (first,) = error.violations
     return first.field, first.reason
+
+
+def fields(error: InvalidArgument) -> list[tuple[str, ErrorReason]]:
+    return [(v.field, v.reason) for v in error.violations]
 
 
 @pytest.mark.parametrize("bad", UNSTORABLE)
@@ -93,22 +100,12 @@ async def test_an_overlong_id_is_invalid_and_never_echoed(use_cases: AnalysisUse
     assert violation(caught.value) == ("id", ErrorReason.ID_INVALID)
     assert caught.value.metadata == {"max_chars": "64"}
     assert "xxxxxxxx" not in caught.value.message
-    with pytest.raises(InvalidArgument) as filtered:
-        await use_cases.list("acme", batch_id=huge)
-    assert violation(filtered.value) == ("batch_id", ErrorReason.ID_INVALID)
 
 
 async def test_not_found_quotes_at_most_a_bounded_id(use_cases: AnalysisUseCases) -> None:
     with pytest.raises(NotFound) as caught:
         await use_cases.get("acme", "y" * 64)
     assert len(caught.value.message) < 100
-
-
-async def test_an_unsupported_order_is_not_echoed_when_long(use_cases: AnalysisUseCases) -> None:
-    with pytest.raises(InvalidArgument) as caught:
-        await use_cases.list("acme", order_by="z" * 100_000)
-    assert violation(caught.value) == ("order_by", ErrorReason.ORDER_BY_INVALID)
-    assert len(caught.value.message) < 200
 
 
 def _forged(payload: object, scope_hint: str = "") -> str:
@@ -132,7 +129,7 @@ async def test_a_forged_or_tampered_page_token_is_invalid(
     use_cases: AnalysisUseCases, token: str
 ) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        await use_cases.list("acme", page_token=token)
+        await use_cases.list("acme", ListQuery(AnalysisFilter(), page_token=token))
     assert violation(caught.value) == ("page_token", ErrorReason.PAGE_TOKEN_INVALID)
 
 
@@ -158,7 +155,7 @@ def test_an_authentic_token_with_a_bad_cursor_is_still_invalid(payload: object) 
 
 async def test_a_page_token_with_a_nul_is_invalid_characters(use_cases: AnalysisUseCases) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        await use_cases.list("acme", page_token="abc\x00def")
+        await use_cases.list("acme", ListQuery(AnalysisFilter(), page_token="abc\x00def"))
     assert violation(caught.value) == ("page_token", ErrorReason.CHARACTERS_INVALID)
 
 
@@ -177,7 +174,7 @@ async def test_rows_are_counted_once_for_the_first_page_and_the_count_travels_on
     monkeypatch.setattr(FakeAnalysisRepository, "count", counting)
     token, totals = "", []
     while True:
-        page = await use_cases.list("acme", page_size_value=2, page_token=token)
+        page = await use_cases.list("acme", ListQuery(AnalysisFilter(), 2, page_token=token))
         totals.append(page.total_size)
         token = page.next_page_token
         if not token:
@@ -235,30 +232,40 @@ async def test_a_batch_pays_one_unit_before_its_lookup_and_a_replay_costs_no_mor
     assert events == [], "a batch larger than the whole budget touches nothing"
 
 
-async def test_a_stream_item_with_a_nul_is_rejected_alone(events: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ({"text": "b\x00d", "analysis_type": QUALITY}, ("text", ErrorReason.CHARACTERS_INVALID)),
+        ({"text": "fine"}, ("analysis_type", ErrorReason.ANALYSIS_TYPE_MISSING)),
+    ],
+)
+async def test_a_bad_stream_item_is_rejected_alone(
+    events: list[str], bad: dict[str, Any], expected: tuple[str, ErrorReason]
+) -> None:
     streams = StreamUseCases(
         units_of_work(FakeStorage()),
         Analyst({AnalysisType.QUALITY: FakeQualityAnalyzer()}),
         max_text_chars=100,
         limiter=FakeRateLimiter(events=events),
     )
-    outcome = await streams.analyze_message(
-        "acme",
-        [StreamItem("1", "good", QUALITY), StreamItem("2", "b\x00d", QUALITY)],
+    request = analysis_service_pb2.AnalyzeStreamRequest(
+        items=[
+            analysis_service_pb2.AnalyzeStreamItem(ref="1", text="good", analysis_type=QUALITY),
+            analysis_service_pb2.AnalyzeStreamItem(ref="2", **bad),
+        ]
     )
+    outcome = await streams.analyze_message("acme", codec.stream_items(request))
     assert not isinstance(outcome, InvalidArgument)
-    good, bad = outcome
-    assert good.analysis is not None and good.error is None
-    assert isinstance(bad.error, InvalidArgument)
-    assert violation(bad.error) == ("text", ErrorReason.CHARACTERS_INVALID)
+    good, rejected = outcome
+    assert good.analysis is not None and good.analysis.analysis_type is AnalysisType.QUALITY
+    assert isinstance(rejected.error, InvalidArgument)
+    assert violation(rejected.error) == expected
     assert events == ["charge 1"], "only the valid item is charged"
 
 
 async def test_items_over_budget_cost_a_few_limiter_calls_and_one_shared_status(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from server.transport import codec  # noqa: PLC0415 - the encoding half of the cost
-
     limiter = FakeRateLimiter(budget=37)
     streams = StreamUseCases(
         units_of_work(FakeStorage()),
@@ -278,3 +285,41 @@ async def test_items_over_budget_cost_a_few_limiter_calls_and_one_shared_status(
     response = codec.stream_response(outcome)
     assert len(response.results) == 1_000
     assert len(built) == 1, "the 963 refused items share one status"
+
+
+async def test_a_missing_type_is_reported_after_the_texts_violation_and_nothing_is_charged(
+    use_cases: AnalysisUseCases, store: FakeStorage, events: list[str]
+) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await use_cases.create("acme", "  ", codec.analysis_type(0))
+    assert fields(caught.value) == [
+        ("text", ErrorReason.TEXT_EMPTY),
+        ("analysis_type", ErrorReason.ANALYSIS_TYPE_MISSING),
+    ]
+    assert caught.value.message == (
+        "text: must not be empty or only whitespace (and 1 more invalid fields)"
+    )
+    assert (store.analyses, events) == ({}, [])
+
+
+async def test_an_unknown_type_is_named_by_its_number(use_cases: AnalysisUseCases) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await use_cases.create("acme", "fine words", codec.analysis_type(42))
+    assert fields(caught.value) == [("analysis_type", ErrorReason.ANALYSIS_TYPE_UNKNOWN)]
+    assert caught.value.message == "analysis_type: 42 is not a known analysis type"
+
+
+async def test_a_batch_names_its_bad_texts_then_the_type_then_the_request_id(
+    store: FakeStorage,
+) -> None:
+    batches = BatchUseCases(
+        units_of_work(store), Pager(PageTokens(KEY)), max_text_chars=100, max_batch_texts=10
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        await batches.create("acme", ["fine", ""], codec.analysis_type(7), "key\x00")
+    assert fields(caught.value) == [
+        ("texts[1]", ErrorReason.TEXT_EMPTY),
+        ("analysis_type", ErrorReason.ANALYSIS_TYPE_UNKNOWN),
+        ("request_id", ErrorReason.CHARACTERS_INVALID),
+    ]
+    assert store.batches == {}

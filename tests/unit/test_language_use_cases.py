@@ -15,7 +15,7 @@ from server.service.batches import BatchUseCases
 from server.service.paging import Pager, PageTokens
 from server.service.streaming import StreamItem, StreamUseCases
 
-QUALITY = int(AnalysisType.QUALITY)
+QUALITY = AnalysisType.QUALITY
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from server.service.streaming import (
     StreamUseCases,
 )
 
-QUALITY = int(AnalysisType.QUALITY)
+QUALITY = AnalysisType.QUALITY
 
 
 @pytest.fixture
