@@ -7,6 +7,7 @@ lookup), so that timing, tracing and error mapping cover it, streams included.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -99,9 +100,19 @@ async def _write_all(result: Any, context: Any) -> None:
         await result.aclose()
 
 
-async def _unary_result(result: Any) -> Any:
+# The behaviours made here: an outer wrapper awaits an inner one as it is, and only the
+# innermost, the servicer's own, runs to completion.
+_OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+async def _unary_result(
+    behaviour: Callable[..., Any], request: Any, context: Any, to_completion: bool
+) -> Any:
+    result = behaviour(request, context)
     if not inspect.isawaitable(result):
         return result
+    if behaviour in _OURS or not to_completion:
+        return await result
     # A unary call's work is short and may be mid-transaction: a cancelled call
     # finishes it first (see run_to_completion).
     return await run_to_completion(result)
@@ -112,9 +123,12 @@ def wrap_handler(
     scope: ScopeFactory,
     *,
     outermost: bool = False,
+    to_completion: bool = True,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """A handler that runs ``handler``'s behaviour inside ``scope(context)``. The outermost
-    wrapper (``outermost``) also counts messages and answers undecodable requests."""
+    wrapper (``outermost``) also counts messages and answers undecodable requests. A unary
+    behaviour that may stop mid-transaction (``to_completion``) finishes even if the call
+    is cancelled."""
     kwargs = {
         "request_deserializer": (
             _safe(handler.request_deserializer) if outermost else handler.request_deserializer
@@ -129,11 +143,12 @@ def wrap_handler(
                 if outermost:
                     _count(received=1)
                     request = _decoded(request)
-                response = await _unary_result(unary_unary(request, context))
+                response = await _unary_result(unary_unary, request, context, to_completion)
                 if outermost:
                     _count(sent=1)
                 return response
 
+        _OURS.add(unary_unary_behaviour)
         return grpc.unary_unary_rpc_method_handler(unary_unary_behaviour, **kwargs)
     if handler.unary_stream is not None:
         unary_stream = handler.unary_stream
@@ -153,11 +168,12 @@ def wrap_handler(
             async with scope(context):
                 if outermost:
                     requests = _checked(requests)
-                response = await _unary_result(stream_unary(requests, context))
+                response = await _unary_result(stream_unary, requests, context, to_completion)
                 if outermost:
                     _count(sent=1)
                 return response
 
+        _OURS.add(stream_unary_behaviour)
         return grpc.stream_unary_rpc_method_handler(stream_unary_behaviour, **kwargs)
     stream_stream = handler.stream_stream
     assert stream_stream is not None

@@ -19,6 +19,7 @@ from server.transport.interceptors.base import Context, Method, ScopeInterceptor
 
 class AuthInterceptor(ScopeInterceptor):
     def __init__(self, verifier: TokenVerifier, activity: TenantActivity | None = None) -> None:
+        super().__init__()
         self._verifier = verifier
         self._activity = activity
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ else:
     ServerInterceptor = grpc.aio.ServerInterceptor
 
 Context = grpc.aio.ServicerContext[Any, Any]
+STORAGE_SERVICES_PREFIX = "textlens."
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +47,19 @@ class Method:
 
 class ScopeInterceptor(ServerInterceptor, abc.ABC):
     """Runs ``scope(method, context)`` around the behaviour of every call it applies to,
-    unary and streaming alike, so that it sees the call's real outcome and duration."""
+    unary and streaming alike, so that it sees the call's real outcome and duration.
+
+    A method's wrapped handler is made once, on its first call, and reused for as long as
+    the handler it wraps stays the same: a call costs the scope, not a new handler.
+    """
 
     # Set on the outermost interceptor only: it counts messages and vets their decoding.
     outermost = False
+
+    def __init__(self) -> None:
+        # Method path -> the handler wrapped last and its wrapper. Paths come from the
+        # server's registered methods (an unknown method has no handler), so it stays small.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], Any]] = {}
 
     def applies_to(self, method: str) -> bool:
         return True
@@ -67,9 +78,18 @@ class ScopeInterceptor(ServerInterceptor, abc.ABC):
         path: str = handler_call_details.method
         if handler is None or not self.applies_to(path):
             return handler
+        known = self._wrapped.get(path)
+        if known is not None and known[0] is handler:
+            wrapped: grpc.RpcMethodHandler[Any, Any] = known[1]
+            return wrapped
         method = Method.of(path, handler)
-        return wrap_handler(
+        wrapped = wrap_handler(
             handler,
-            lambda context: self.scope(method, context),
+            functools.partial(self.scope, method),
             outermost=self.outermost,
+            # Only the service's own methods read and write storage; health and reflection
+            # have nothing to finish.
+            to_completion=method.service.startswith(STORAGE_SERVICES_PREFIX),
         )
+        self._wrapped[path] = (handler, wrapped)
+        return wrapped

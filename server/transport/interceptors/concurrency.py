@@ -42,6 +42,7 @@ class OpenCallsInterceptor(ScopeInterceptor):
     after auth, which establishes the tenant."""
 
     def __init__(self, caps: Mapping[str, Cap]) -> None:
+        super().__init__()
         self._caps = dict(caps)  # method path -> its cap
         self._open: Counter[tuple[str, str]] = Counter()
 

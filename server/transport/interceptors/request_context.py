@@ -93,6 +93,7 @@ class RequestContextInterceptor(ScopeInterceptor):
     outermost = True
 
     def __init__(self, observers: Sequence[CallObserver] = ()) -> None:
+        super().__init__()
         self._observers = tuple(observers)
 
     @asynccontextmanager

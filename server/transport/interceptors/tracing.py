@@ -54,6 +54,7 @@ class TracingInterceptor(ScopeInterceptor):
     def __init__(
         self, tracer_provider: trace.TracerProvider | None = None, *, probes: bool = False
     ) -> None:
+        super().__init__()
         self._tracer = trace.get_tracer("textlens.grpc", tracer_provider=tracer_provider)
         # Untraced probe calls still get ids for their log lines, from spans never recorded.
         self._probe_tracer = self._tracer
