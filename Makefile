@@ -16,7 +16,7 @@ DOCKER_CHECK_INPUTS := Dockerfile .dockerignore pyproject.toml client/pyproject.
 DOCKER_CHECK_STAMP := $(CACHE_DIR)/docker-check/passed-$(shell cat $(DOCKER_CHECK_INPUTS) | sha1sum | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test pytest lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check compose-secrets deploy-tools docker-check docker-check-if-changed model model-eval
+.PHONY: help setup run test pytest coverage lint format proto proto-check googleapis proto-tools node-check services reliability bench clean client-check compose-secrets deploy-tools docker-check docker-check-if-changed model model-eval
 # GoEmotions (train and dev splits) for the emotion model; shared/ sits beside the checkout.
 GOEMOTIONS ?= $(firstword $(wildcard ../shared/data/goemotions ../../shared/data/goemotions) ../shared/data/goemotions)
 
@@ -48,6 +48,10 @@ client-check: ## Run the client's own tests in a fresh venv holding only textlen
 
 pytest: setup ## Run the test suite only (PYTEST_ARGS to narrow it)
 	DEPLOY_TOOLS=$(DEPLOY_TOOLS)/bin $(BIN)/pytest $(PYTEST_ARGS)
+
+coverage: setup ## The unit tier under coverage: branch coverage of the use cases and the domain
+	$(BIN)/python -m coverage run --branch --source=server/service,server/domain -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m coverage report -m --skip-covered
 
 lint: setup ## ruff, mypy (strict), import-linter (the layer rule), buf lint, format and breaking, and generated stubs up to date
 	$(BIN)/ruff check .

@@ -91,7 +91,8 @@ class FakeStorage:
 
     ``refused``: texts whose analysis rows the database refuses (RowRefused);
     ``unavailable``: every unit of work fails to start (Unavailable), as when the
-    database is down.
+    database is down; ``broken_claims``: how many claims fail next with an error nobody
+    expected (a bug, a driver's surprise).
     """
 
     analyses: dict[str, Analysis] = field(default_factory=dict)
@@ -99,6 +100,7 @@ class FakeStorage:
     items: dict[tuple[str, int], FakeItem] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)
     unavailable: bool = False
+    broken_claims: int = 0
     commits: int = 0
 
     def results(self, batch_id: str) -> list[Analysis]:
@@ -202,10 +204,12 @@ class FakeBatchRepository:
         batches: dict[str, Batch],
         items: dict[tuple[str, int], FakeItem],
         analyses: FakeAnalysisRepository,
+        storage: FakeStorage | None = None,
     ) -> None:
         self.rows = batches
         self.items = items
         self._analyses = analyses
+        self._storage = storage  # for its broken_claims
 
     async def add(self, batch: Batch, texts: Sequence[str]) -> None:
         if batch.request_id is not None and self._by_request_id(batch.tenant, batch.request_id):
@@ -271,6 +275,9 @@ class FakeBatchRepository:
         lease_until: datetime,
         after: tuple[str, int] | None = None,
     ) -> list[ClaimedItem]:
+        if self._storage is not None and self._storage.broken_claims:
+            self._storage.broken_claims -= 1
+            raise RuntimeError("claim failed unexpectedly")
         keys = sorted(self.items)
         expired = [
             k
@@ -372,7 +379,7 @@ class FakeUnitOfWork:
             raise Unavailable("the database is unavailable; retry later")
         self._analyses = FakeAnalysisRepository(dict(self.storage.analyses), self.storage.refused)
         self._batches = FakeBatchRepository(
-            dict(self.storage.batches), dict(self.storage.items), self._analyses
+            dict(self.storage.batches), dict(self.storage.items), self._analyses, self.storage
         )
         return self
 

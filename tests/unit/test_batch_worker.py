@@ -226,6 +226,20 @@ async def test_a_worker_outlives_a_database_outage_and_a_failing_chunk(
     assert [r.text for r in store.results(batch.id)] == ["unstorable", "fine"]
 
 
+async def test_a_claim_that_fails_unexpectedly_is_logged_and_the_worker_claims_again(
+    batches: BatchUseCases, store: FakeStorage, clock: FakeClock
+) -> None:
+    batch = await batches.create("acme", ["one", "two"], QUALITY)
+    store.broken_claims = 2
+    stopping = asyncio.Event()
+    running = asyncio.ensure_future(worker(store, clock).run(stopping))
+    await until(lambda: store.batches[batch.id].status is BatchStatus.COMPLETED)
+    stopping.set()
+    await running
+    assert store.broken_claims == 0
+    assert [r.text for r in store.results(batch.id)] == ["one", "two"]
+
+
 async def test_a_new_batch_wakes_an_idle_worker_of_the_same_process(
     batches: BatchUseCases, store: FakeStorage, clock: FakeClock
 ) -> None:
