@@ -15,7 +15,6 @@ does not open (a key from another secret, a corrupt value) is a miss.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -37,6 +36,7 @@ from server.domain.analyzers.base import (
     result_from_dict,
 )
 from server.domain.model import AnalysisType
+from server.service.concurrency import off_loop_if_long
 from server.service.ports import CachedResult, CacheKey
 
 log = structlog.get_logger("textlens.cache")
@@ -128,15 +128,9 @@ def _replace_issues(result: QualityResult, issues: tuple[QualityIssue, ...]) -> 
     )
 
 
-# Entries of texts this long in all (a hundred sentences and more) are opened or built in a
-# thread: that takes milliseconds, which the event loop's other calls must not wait for.
-OFF_LOOP_CHARS = 5_000
-
-
 async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:
-    if sum(len(key.text) for key in keys) < OFF_LOOP_CHARS:
-        return work()
-    return await asyncio.to_thread(work)
+    """Entries of long texts take milliseconds to open or build."""
+    return await off_loop_if_long(sum(len(key.text) for key in keys), work)
 
 
 # An in-process entry: the result without its text, and how to put the text back: the

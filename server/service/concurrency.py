@@ -13,6 +13,19 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# Work over texts this long in all (a hundred sentences and more: checks, cache entries,
+# rows, answers) takes milliseconds; it runs in a thread, so that the event loop's other
+# calls do not wait for it. Below this, a thread's hand-off would cost more than the work.
+OFF_LOOP_CHARS = 5_000
+
+
+async def off_loop_if_long(chars: int, work: Callable[[], T]) -> T:
+    """``work()``: in a thread when it is over ``chars`` characters of text, at least
+    ``OFF_LOOP_CHARS`` of them, else at once on the event loop."""
+    if chars < OFF_LOOP_CHARS:
+        return work()
+    return await asyncio.to_thread(work)
+
 
 async def run_to_completion(coro: Awaitable[T]) -> T:
     """Awaits ``coro``; if the caller is cancelled meanwhile, lets it finish first.

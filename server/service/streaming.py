@@ -22,7 +22,7 @@ from server.domain.language import Language, Languages
 from server.domain.model import Analysis, AnalysisType
 from server.domain.validation import validate_analysis_request
 from server.service.analyst import Analyst, Job
-from server.service.concurrency import TenantActivity, TenantSlots
+from server.service.concurrency import TenantActivity, TenantSlots, off_loop_if_long
 from server.service.ports import Metrics, NoLimit, NoMetrics, RateLimiter, UnitOfWorkFactory
 
 log = structlog.get_logger("textlens.streaming")
@@ -40,8 +40,6 @@ PIPELINE_DEPTH = 2
 # streams together. Each one hands the event loop back every few milliseconds, so this
 # many slices of a tenant's stream work stand between two turns of everybody else's calls.
 MESSAGES_PER_TENANT = 1
-# Messages holding texts this long in all are checked in a thread.
-OFF_LOOP_CHARS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +164,9 @@ class StreamUseCases:
         message_error = message_violation(len(items))
         if message_error is not None:
             return message_error
-        # Checking long texts (language detection above all) takes milliseconds each:
-        # a message of them is checked in a thread, so other calls do not wait for it.
-        if sum(len(item.text) for item in items) < OFF_LOOP_CHARS:
-            checked = self._check(items)
-        else:
-            checked = await asyncio.to_thread(self._check, items)
+        # Checking long texts (language detection above all) takes milliseconds each.
+        chars = sum(len(item.text) for item in items)
+        checked = await off_loop_if_long(chars, functools.partial(self._check, items))
         valid = sum(1 for c in checked if not isinstance(c, InvalidArgument))
         admitted, over_limit = await self._admit(tenant, valid)
         jobs: list[Job] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -21,6 +21,7 @@ from server.domain.errors import ErrorReason, FieldViolation, InvalidArgument, T
 from server.domain.model import Analysis, AnalysisStatus, AnalysisType, Batch, BatchStatus
 from server.domain.validation import require_id
 from server.service.analyst import cooperatively
+from server.service.concurrency import off_loop_if_long
 from server.service.paging import (
     DEFAULT_PAGE_SIZE,
     INPUT_ORDER,
@@ -315,21 +316,16 @@ def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStre
     )
 
 
-# Answers repeating texts this long in all are encoded off the event loop.
-OFF_LOOP_CHARS = 5_000
-
-
 async def stream_response_off_loop(
     outcome: MessageOutcome,
 ) -> analysis_service_pb2.AnalyzeStreamResponse:
     """``stream_response``; a message of long texts takes tens of milliseconds to encode
     (every sentence is a message of its own), so it is encoded in a thread, and the event
     loop's other calls do not wait for it."""
-    if isinstance(outcome, TextLensError) or (
-        sum(len(o.analysis.text) for o in outcome if o.analysis is not None) < OFF_LOOP_CHARS
-    ):
+    if isinstance(outcome, TextLensError):
         return stream_response(outcome)
-    return await asyncio.to_thread(stream_response, outcome)
+    chars = sum(len(o.analysis.text) for o in outcome if o.analysis is not None)
+    return await off_loop_if_long(chars, functools.partial(stream_response, outcome))
 
 
 def _utf8_bytes(text: str) -> int:

@@ -10,7 +10,7 @@ the statement runs on the caller's connection and transaction, with the engine's
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.adapters.db.tables import AnalysisRow
 from server.domain.model import Analysis
+from server.service.concurrency import off_loop_if_long
 
 T = cast(Table, AnalysisRow.__table__)
-# Groups holding texts this long in all are rendered off the event loop.
-OFF_LOOP_CHARS = 5_000
 
 # Which unique key a conflicting row is skipped on: None (no conflict expected, a
 # collision is an error), the idempotency key, or the batch item.
@@ -90,9 +89,8 @@ async def _pg_arrays(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
     """The insert's columns. Rendering results of long texts takes milliseconds (hundreds
     of sentences each): a large group is rendered in a thread, so that the event loop's
     other calls do not wait for it."""
-    if sum(len(a.text) for a in analyses) < OFF_LOOP_CHARS:
-        return _columns(analyses)
-    return await asyncio.to_thread(_columns, analyses)
+    chars = sum(len(a.text) for a in analyses)
+    return await off_loop_if_long(chars, functools.partial(_columns, analyses))
 
 
 def _columns(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
