@@ -62,3 +62,19 @@ def test_every_relative_link_in_the_readme_and_docs_leads_to_a_file() -> None:
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_the_readme_configuration_table_names_real_settings_with_their_defaults() -> None:
+    lines = README.read_text().splitlines()
+    start = lines.index("| Setting | Default | Meaning |") + 2
+    rows = [line for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start:])]
+    assert rows, "the README's configuration table is empty"
+    for row in rows:
+        setting, default, _meaning = (cell.strip() for cell in row.strip("|").split("|"))
+        name = setting.strip("`").removeprefix("TEXTLENS_").lower()
+        assert name in Settings.model_fields, setting
+        declared = Settings.model_fields[name].default
+        if default.startswith("none"):
+            assert declared is None, (setting, declared)
+        elif default.startswith("`"):
+            assert default.strip("`") == str(declared), (setting, declared)
