@@ -130,4 +130,4 @@ model-eval: setup ## Per-class and macro F1 of the shipped emotion model on GoEm
 	$(BIN)/python -m training.goemotions eval --data $(GOEMOTIONS)
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build client/build *.egg-info client/*.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage build client/build *.egg-info client/*.egg-info
