@@ -121,6 +121,13 @@ async def test_sixty_four_clients_for_a_minute_lose_nothing(
             await asyncio.gather(*(client(server.target, n, tally, stop) for n in range(CLIENTS)))
             # Every analysis a client was told about can be read back by its tenant.
             readable = {tenant: await _all_ids(server.target, tenant) for tenant in tally.created}
+            # What the server said about anything that went wrong: events and error types
+            # only (its log lines never hold a text).
+            warnings = Counter(
+                (r.get("event"), r.get("error"), r.get("sqlstate"), r.get("code"), r.get("reason"))
+                for r in server.log_records()
+                if r.get("level") in ("warning", "error")
+            )
         stored = dict(await fetch_all(url, "SELECT tenant, count(*) FROM analyses GROUP BY tenant"))
 
     told = {tenant: len(ids) for tenant, ids in tally.created.items()}
@@ -134,6 +141,7 @@ async def test_sixty_four_clients_for_a_minute_lose_nothing(
             print(f"  {method:15} {len(samples):7} calls  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
         print(f"  analyses stored {sum(stored.values())}, told to clients {sum(told.values())}")
         print(f"  errors: {errors or 'none'}")
+        print(f"  server warnings and errors: {dict(warnings) or 'none'}")
     assert all(set(ids) <= readable[tenant] for tenant, ids in tally.created.items())
     assert stored == told, "the database holds exactly what the clients were told"
     # The only errors are the rate limits the test provoked, and only for the noisy tenant.
