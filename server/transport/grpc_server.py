@@ -33,6 +33,11 @@ REFLECTION_V1ALPHA: str = reflection.SERVICE_NAME
 # Large enough for a full batch of long texts; anything bigger is refused by gRPC
 # with RESOURCE_EXHAUSTED before any decoding work.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# A request's metadata (headers, the bearer token among them) up to this size is read,
+# and anything larger refused with RESOURCE_EXHAUSTED. gRPC's defaults refuse a random
+# share of requests between 8 KiB (soft limit) and 16 KiB (hard limit): the same limit
+# for both makes the answer depend on the size alone.
+MAX_METADATA_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ def server_options(capacity: Capacity) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         # Only this server's own processes share the port (server/ports.py guards it).
         ("grpc.so_reuseport", 1),
         # Memory a client can make the transport buffer: by default each stream's window
