@@ -129,3 +129,42 @@ async def test_a_refused_batch_item_does_not_hold_back_other_tenants_items(
     assert (done.status, done.completed_count) == (BatchStatus.COMPLETED, 5)
     stuck = await batches.get("attacker", poisoned.id)
     assert (stuck.status, stuck.completed_count) == (BatchStatus.RUNNING, 1)
+
+
+async def test_a_long_texts_slow_write_does_not_hold_up_short_ones(tmp_path: Path) -> None:
+    # PostgreSQL writes in parallel (SQLite has one writer). A trigger makes long rows'
+    # inserts take seconds; the short rows, queued after them, are committed meanwhile.
+    async with database_url("postgresql", tmp_path) as url:
+        engine = create_engine(url)
+        await migrate.upgrade(engine)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    """CREATE FUNCTION slow_long() RETURNS trigger AS $$
+                       BEGIN
+                         IF length(NEW.text) >= 5000 THEN PERFORM pg_sleep(3); END IF;
+                         RETURN NEW;
+                       END $$ LANGUAGE plpgsql"""
+                )
+            )
+            await connection.execute(
+                text(
+                    """CREATE TRIGGER slow_long BEFORE INSERT ON analyses
+                       FOR EACH ROW EXECUTE FUNCTION slow_long()"""
+                )
+            )
+        try:
+            writer = GroupCommitWriter(engine)
+            heavy = [_analysis("heavy", f"A long review {i} that goes on. " * 200) for i in (1, 2)]
+            slow = []
+            for row in heavy:  # one flush each, as many as the writer runs at once
+                slow.append(asyncio.create_task(writer.store(row)))
+                await asyncio.sleep(0.2)  # its insert is under way
+            short = [_analysis(f"light-{i % 3}", f"Short row {i}.") for i in range(30)]
+            await asyncio.gather(*(writer.store(row) for row in short))
+            assert not any(task.done() for task in slow)
+            await asyncio.gather(*slow)
+            await writer.close()
+            assert await _stored(engine, [row.id for row in short]) == {r.id for r in short}
+        finally:
+            await engine.dispose()

@@ -8,11 +8,16 @@ timer, no added latency); under load, rows per transaction grow with the load.
 Rows of many callers, of any tenant, share a statement, so one row that the database
 refuses must not fail the others: a group that fails for any reason but an unavailable
 database is written again row by row, and only the row that fails again fails its caller.
+
+Rows of long texts (a result of hundreds of sentences each, milliseconds to encode and to
+write) are grouped apart from the others, in flushes of their own: a tenant sending long
+texts never holds up the commit of another's short ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,12 +26,25 @@ from server.adapters.db.bulk import insert_analyses
 from server.adapters.db.errors import translate
 from server.domain.errors import Unavailable
 from server.domain.model import Analysis
+from server.service.concurrency import OFF_LOOP_CHARS
 from server.service.ports import DuplicateRequestId
 
 log = structlog.get_logger("textlens.db")
 
 MAX_ROWS_PER_FLUSH = 500
 MAX_CONCURRENT_FLUSHES = 2
+# A row whose text is this long or longer goes in the long rows' groups.
+LONG_ROW_CHARS = OFF_LOOP_CHARS
+
+Group = list[tuple[Analysis, asyncio.Future[None]]]
+
+
+@dataclass(slots=True)
+class _Lane:
+    """Rows waiting for a flush, and the flushes writing them."""
+
+    queue: Group = field(default_factory=list)
+    flushers: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class GroupCommitWriter:
@@ -47,29 +65,29 @@ class GroupCommitWriter:
         )
         self._max_rows = max_rows
         self._max_flushes = max_flushes
-        self._queue: list[tuple[Analysis, asyncio.Future[None]]] = []
-        self._flushers: set[asyncio.Task[None]] = set()
+        self._short, self._long = _Lane(), _Lane()
 
     async def store(self, analysis: Analysis) -> None:
         """Returns once the analysis is committed; DuplicateRequestId if its key is taken."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((analysis, done))
-        if len(self._flushers) < self._max_flushes:
-            flusher = asyncio.create_task(self._drain(), name="textlens-group-commit")
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
+        lane = self._long if len(analysis.text) >= LONG_ROW_CHARS else self._short
+        lane.queue.append((analysis, done))
+        if len(lane.flushers) < self._max_flushes:
+            flusher = asyncio.create_task(self._drain(lane), name="textlens-group-commit")
+            lane.flushers.add(flusher)
+            flusher.add_done_callback(lane.flushers.discard)
         await done
 
-    async def _drain(self) -> None:
+    async def _drain(self, lane: _Lane) -> None:
         # Runs until the queue is empty; rows queued meanwhile ride along in the next group.
         # The group belongs to no single caller: what it logs is not filed under the one
         # that started it (its statements still trace as that caller's children).
         structlog.contextvars.clear_contextvars()
-        while self._queue:
-            group, self._queue = self._queue[: self._max_rows], self._queue[self._max_rows :]
+        while lane.queue:
+            group, lane.queue = lane.queue[: self._max_rows], lane.queue[self._max_rows :]
             await self._write(group)
 
-    async def _write(self, group: list[tuple[Analysis, asyncio.Future[None]]]) -> None:
+    async def _write(self, group: Group) -> None:
         try:
             async with self._engine.begin() as connection:
                 # A row whose (tenant, request_id) is taken is skipped, not fatal to its
@@ -102,5 +120,5 @@ class GroupCommitWriter:
 
     async def close(self) -> None:
         """Waits for the flushes in progress: their callers are waiting for them."""
-        while self._flushers:
-            await asyncio.gather(*list(self._flushers), return_exceptions=True)
+        while flushers := self._short.flushers | self._long.flushers:
+            await asyncio.gather(*flushers, return_exceptions=True)
