@@ -15,13 +15,14 @@ does not open (a key from another secret, a corrupt value) is a miss.
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -133,9 +134,9 @@ async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:
     return await off_loop_if_long(sum(len(key.text) for key in keys), work)
 
 
-# An in-process entry: the result without its text, and how to put the text back: the
-# lengths of its sentences (slices of the request's text), or the sealed strings.
-_Entry = tuple[CachedResult, tuple[int, ...] | None, bytes | None]
+# An in-process entry: the result without its text, pickled, and how to put the text back:
+# the lengths of its sentences (slices of the request's text), or the sealed strings.
+_Entry = tuple[bytes, tuple[int, ...] | None, bytes | None]
 
 
 class LruResultCache:
@@ -145,6 +146,10 @@ class LruResultCache:
     slices of the request's text: the entry keeps their lengths and a hit cuts them from
     the text again. Other strings (the words a quality issue quotes) are sealed. 1,024
     entries stay under a few MB a process, enough for the texts that do repeat.
+
+    Entries are bytes and numbers, not result objects: a long text's result is hundreds of
+    objects, and a cache full of them would be hundreds of thousands that every full
+    garbage collection walks, holding the event loop for a tenth of a second each time.
     """
 
     def __init__(self, max_entries: int = 1_024) -> None:
@@ -168,8 +173,9 @@ class LruResultCache:
 
     @staticmethod
     def _open(
-        key: CacheKey, blank: CachedResult, lengths: tuple[int, ...] | None, sealed: bytes | None
+        key: CacheKey, pickled: bytes, lengths: tuple[int, ...] | None, sealed: bytes | None
     ) -> CachedResult | None:
+        blank: CachedResult = pickle.loads(pickled)  # noqa: S301 - made by _entry, in memory
         if lengths is not None:
             assert isinstance(blank.result, SentimentResult)
             text = key.text
@@ -204,15 +210,16 @@ class LruResultCache:
     def _entry(key: CacheKey, cached: CachedResult) -> _Entry | None:
         blank, strings = without_text(cached.result)
         stripped = CachedResult(cached.analysis_type, blank, cached.processing_time_ms)
+        pickled = pickle.dumps(stripped, pickle.HIGHEST_PROTOCOL)
         if not strings:
-            return stripped, None, None
+            return pickled, None, None
         if isinstance(cached.result, SentimentResult) and all(
             key.text[s.offset : s.offset + len(s.text)] == s.text for s in cached.result.sentences
         ):
-            return stripped, tuple(len(s) for s in strings), None
+            return pickled, tuple(len(s) for s in strings), None
         if any(_SEPARATOR in string for string in strings):
             return None  # never from a validated text; not worth a costlier encoding
-        return stripped, None, seal(key, _SEPARATOR.join(strings).encode())
+        return pickled, None, seal(key, _SEPARATOR.join(strings).encode())
 
     async def delete_many(self, keys: Sequence[CacheKey]) -> None:
         for key in keys:
@@ -220,17 +227,17 @@ class LruResultCache:
 
 
 def _encode(cached: CachedResult) -> bytes:
-    return json.dumps(
+    return orjson.dumps(
         {
             "type": int(cached.analysis_type),
             "ms": cached.processing_time_ms,
             "result": cached.result.to_dict(),
         }
-    ).encode()
+    )
 
 
 def _decode(plaintext: bytes) -> CachedResult:
-    data: dict[str, Any] = json.loads(plaintext)
+    data: dict[str, Any] = orjson.loads(plaintext)
     kind = AnalysisType(data["type"])
     return CachedResult(kind, result_from_dict(kind, data["result"]), float(data["ms"]))
 

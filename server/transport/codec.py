@@ -59,106 +59,115 @@ def _analyzer(info: AnalyzerInfo) -> analysis_pb2.AnalyzerInfo:
     )
 
 
-def sentiment(result: SentimentResult) -> analysis_pb2.SentimentResult:
-    return analysis_pb2.SentimentResult(
-        score=result.score,
-        label=int(result.label),  # type: ignore[arg-type]
-        magnitude=result.magnitude,
-        positive=result.positive,
-        negative=result.negative,
-        neutral=result.neutral,
-        sentences=[
-            analysis_pb2.SentenceSentiment(
-                text=s.text,
-                offset=s.offset,
-                score=s.score,
-                label=int(s.label),  # type: ignore[arg-type]
-            )
-            for s in result.sentences
-        ],
-        analyzer=_analyzer(result.analyzer),
+# Results are built in place, inside the message that carries them: a message given to a
+# constructor or to CopyFrom is copied whole, and a long text's result has hundreds of
+# sentences (or issues), so every copy would cost as much as building it.
+
+
+def _fill_sentiment(message: analysis_pb2.SentimentResult, result: SentimentResult) -> None:
+    message.MergeFrom(
+        analysis_pb2.SentimentResult(
+            score=result.score,
+            label=int(result.label),  # type: ignore[arg-type]
+            magnitude=result.magnitude,
+            positive=result.positive,
+            negative=result.negative,
+            neutral=result.neutral,
+            analyzer=_analyzer(result.analyzer),
+        )
     )
+    add = message.sentences.add
+    for text, offset, score, label in result.sentences:
+        add(text=text, offset=offset, score=score, label=label)
 
 
-def quality(result: QualityResult) -> analysis_pb2.QualityResult:
-    return analysis_pb2.QualityResult(
-        score=result.score,
-        flesch_reading_ease=result.flesch_reading_ease,
-        grade_level=result.grade_level,
-        word_count=result.word_count,
-        sentence_count=result.sentence_count,
-        syllable_count=result.syllable_count,
-        lexical_diversity=result.lexical_diversity,
-        issues=[
-            analysis_pb2.QualityIssue(
-                kind=int(issue.kind),  # type: ignore[arg-type]
-                message=issue.message,
-                offset=issue.offset,
-                length=issue.length,
-            )
-            for issue in result.issues
-        ],
-        analyzer=_analyzer(result.analyzer),
+def _fill_quality(message: analysis_pb2.QualityResult, result: QualityResult) -> None:
+    message.MergeFrom(
+        analysis_pb2.QualityResult(
+            score=result.score,
+            flesch_reading_ease=result.flesch_reading_ease,
+            grade_level=result.grade_level,
+            word_count=result.word_count,
+            sentence_count=result.sentence_count,
+            syllable_count=result.syllable_count,
+            lexical_diversity=result.lexical_diversity,
+            analyzer=_analyzer(result.analyzer),
+        )
     )
+    add = message.issues.add
+    for kind, text, offset, length in result.issues:
+        add(kind=kind, message=text, offset=offset, length=length)
 
 
-def emotion(result: EmotionResult) -> analysis_pb2.EmotionResult:
-    return analysis_pb2.EmotionResult(
-        anger=result.anger,
-        anticipation=result.anticipation,
-        disgust=result.disgust,
-        fear=result.fear,
-        joy=result.joy,
-        sadness=result.sadness,
-        surprise=result.surprise,
-        trust=result.trust,
-        dominant=int(result.dominant),  # type: ignore[arg-type]
-        matched_word_count=result.matched_word_count,
-        analyzer=_analyzer(result.analyzer),
-        neutral=result.neutral,
-        categories=[
-            analysis_pb2.EmotionCategory(name=c.name, score=c.score) for c in result.categories
-        ],
+def _fill_emotion(message: analysis_pb2.EmotionResult, result: EmotionResult) -> None:
+    message.MergeFrom(
+        analysis_pb2.EmotionResult(
+            anger=result.anger,
+            anticipation=result.anticipation,
+            disgust=result.disgust,
+            fear=result.fear,
+            joy=result.joy,
+            sadness=result.sadness,
+            surprise=result.surprise,
+            trust=result.trust,
+            dominant=int(result.dominant),  # type: ignore[arg-type]
+            matched_word_count=result.matched_word_count,
+            analyzer=_analyzer(result.analyzer),
+            neutral=result.neutral,
+        )
     )
+    add = message.categories.add
+    for name, score in result.categories:
+        add(name=name, score=score)
 
 
-def _set_result(message: analysis_pb2.Analysis, result: AnalysisResult) -> None:
+def _fill_result(message: analysis_pb2.Analysis, result: AnalysisResult) -> None:
     if isinstance(result, SentimentResult):
-        message.sentiment.CopyFrom(sentiment(result))
+        _fill_sentiment(message.sentiment, result)
     elif isinstance(result, QualityResult):
-        message.quality.CopyFrom(quality(result))
+        _fill_quality(message.quality, result)
     else:
-        message.emotion.CopyFrom(emotion(result))
+        _fill_emotion(message.emotion, result)
+
+
+def fill_analysis(message: analysis_pb2.Analysis, value: Analysis) -> None:
+    """Writes ``value`` into ``message`` (a new, empty one, or one inside another)."""
+    message.MergeFrom(
+        analysis_pb2.Analysis(
+            id=value.id,
+            text=value.text,
+            analysis_type=int(value.analysis_type),  # type: ignore[arg-type]
+            status=int(value.status),  # type: ignore[arg-type]
+            error_message=value.error_message,
+            processing_time_ms=value.processing_time_ms,
+            batch_id=value.batch_id or "",
+            batch_item=value.batch_item,
+            create_time=timestamp(value.create_time),
+            update_time=timestamp(value.update_time),
+            process_time=timestamp(value.process_time),
+            request_id=value.request_id or "",
+            language=value.language,
+            language_confidence=value.language_confidence,
+        )
+    )
+    if value.result is not None:
+        _fill_result(message, value.result)
 
 
 def analysis(value: Analysis) -> analysis_pb2.Analysis:
-    message = analysis_pb2.Analysis(
-        id=value.id,
-        text=value.text,
-        analysis_type=int(value.analysis_type),  # type: ignore[arg-type]
-        status=int(value.status),  # type: ignore[arg-type]
-        error_message=value.error_message,
-        processing_time_ms=value.processing_time_ms,
-        batch_id=value.batch_id or "",
-        batch_item=value.batch_item,
-        create_time=timestamp(value.create_time),
-        update_time=timestamp(value.update_time),
-        process_time=timestamp(value.process_time),
-        request_id=value.request_id or "",
-        language=value.language,
-        language_confidence=value.language_confidence,
-    )
-    if value.result is not None:
-        _set_result(message, value.result)
+    message = analysis_pb2.Analysis()
+    fill_analysis(message, value)
     return message
 
 
 def analyses_page(page: Page[Analysis]) -> analysis_service_pb2.ListAnalysesResponse:
-    return analysis_service_pb2.ListAnalysesResponse(
-        analyses=[analysis(a) for a in page.items],
-        next_page_token=page.next_page_token,
-        total_size=page.total_size,
+    response = analysis_service_pb2.ListAnalysesResponse(
+        next_page_token=page.next_page_token, total_size=page.total_size
     )
+    add = response.analyses.add
+    for item in page.items:
+        fill_analysis(add(), item)
+    return response
 
 
 def batch(value: Batch) -> batch_pb2.Batch:
@@ -297,23 +306,25 @@ class _Statuses:
         return built
 
 
-def _stream_result(
-    item: ItemOutcome, statuses: _Statuses
-) -> analysis_service_pb2.AnalyzeStreamResult:
-    return analysis_service_pb2.AnalyzeStreamResult(
-        ref=item.ref,
-        analysis=analysis(item.analysis) if item.analysis is not None else None,
-        error=statuses(item.error) if item.error is not None else None,
-    )
-
-
 def stream_response(outcome: MessageOutcome) -> analysis_service_pb2.AnalyzeStreamResponse:
     if isinstance(outcome, TextLensError):
         return analysis_service_pb2.AnalyzeStreamResponse(error=to_status_proto(outcome))
     statuses = _Statuses()
-    return analysis_service_pb2.AnalyzeStreamResponse(
-        results=[_stream_result(item, statuses) for item in outcome]
-    )
+    response = analysis_service_pb2.AnalyzeStreamResponse()
+    add = response.results.add
+    for item in outcome:
+        _fill_stream_result(add(), item, statuses)
+    return response
+
+
+def _fill_stream_result(
+    message: analysis_service_pb2.AnalyzeStreamResult, item: ItemOutcome, statuses: _Statuses
+) -> None:
+    message.ref = item.ref
+    if item.analysis is not None:
+        fill_analysis(message.analysis, item.analysis)
+    if item.error is not None:
+        message.error.CopyFrom(statuses(item.error))
 
 
 async def stream_response_off_loop(
@@ -359,7 +370,9 @@ class StreamAnswerSize:
             return bound
         size, statuses = 0, _Statuses()
         async for outcome in cooperatively(outcomes):
-            item = _stream_result(outcome, statuses).ByteSize()
+            message = analysis_service_pb2.AnalyzeStreamResult()
+            _fill_stream_result(message, outcome, statuses)
+            item = message.ByteSize()
             size += 1 + _varint_bytes(item) + item
         return size
 

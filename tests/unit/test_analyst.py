@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import pickle
 import threading
 import time
@@ -130,6 +131,26 @@ async def test_the_lru_forgets_the_least_recently_used() -> None:
     await cache.get_many([a])
     await cache.put_many([(c, entry)])
     assert [r is not None for r in await cache.get_many([a, b, c])] == [True, False, True]
+
+
+async def test_a_cache_full_of_long_results_gives_the_garbage_collector_nothing_to_walk() -> None:
+    # Every full collection walks each object the process keeps: results of hundreds of
+    # sentences, kept as objects, would make each one hold the event loop for ~0.1 s.
+    cache = LruResultCache()
+    analyzer = SentimentAnalyzer()
+    text = "A sentence that goes on and on. " * 400
+    result = CachedResult(AnalysisType.SENTIMENT, analyzer.analyze(text), 9.0)
+    assert len(result.result.sentences) == 400  # type: ignore[union-attr]
+    key = cache_key(SECRET, "t", analyzer, text)
+    gc.collect()
+    before = len(gc.get_objects())
+    await cache.put_many(
+        [(cache_key(SECRET, "t", analyzer, text + str(i)), result) for i in range(50)]
+    )
+    await cache.put_many([(key, result)])
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100  # not 50 x 400 sentences
+    assert await cache.get_many([key]) == [result]
 
 
 class HeldQualityAnalyzer(FakeQualityAnalyzer):

@@ -11,7 +11,6 @@ the statement runs on the caller's connection and transaction, with the engine's
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal, cast
@@ -20,6 +19,7 @@ from sqlalchemy import Row, Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.adapters.db.engine import json_text
 from server.adapters.db.tables import AnalysisRow
 from server.domain.model import Analysis
 from server.service.concurrency import off_loop_if_long
@@ -104,7 +104,7 @@ def _columns(analyses: Sequence[Analysis]) -> tuple[list[Any], ...]:
         texts.append(a.text)
         types.append(int(a.analysis_type))
         statuses.append(int(a.status))
-        results.append(json.dumps(a.result.to_dict()) if a.result is not None else None)
+        results.append(json_text(a.result.to_dict()) if a.result is not None else None)
         errors.append(a.error_message)
         times.append(a.processing_time_ms)
         batches.append(a.batch_id or None)

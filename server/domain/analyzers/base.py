@@ -73,20 +73,18 @@ class AnalyzerInfo:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class SentenceSentiment:
+class SentenceSentiment(NamedTuple):
+    """One sentence (or piece of a long one) with its score.
+
+    A named tuple rather than a dataclass, like EmotionCategory: a long text's result has
+    hundreds of them, and a tuple is several times cheaper to make, to pickle (long texts'
+    results come back from the analysis process) and to unpickle.
+    """
+
     text: str
     offset: int
     score: float
     label: SentimentLabel
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "offset": self.offset,
-            "score": self.score,
-            "label": self.label.name,
-        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SentenceSentiment:
@@ -117,7 +115,10 @@ class SentimentResult:
             "positive": self.positive,
             "negative": self.negative,
             "neutral": self.neutral,
-            "sentences": [sentence.to_dict() for sentence in self.sentences],
+            "sentences": [
+                {"text": text, "offset": offset, "score": score, "label": label.name}
+                for text, offset, score, label in self.sentences
+            ],
             "analyzer": self.analyzer.to_dict(),
         }
 
@@ -135,20 +136,13 @@ class SentimentResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class QualityIssue:
+class QualityIssue(NamedTuple):
+    """One issue found in the text; a named tuple for the reasons SentenceSentiment is."""
+
     kind: QualityIssueKind
     message: str
     offset: int
     length: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.name,
-            "message": self.message,
-            "offset": self.offset,
-            "length": self.length,
-        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QualityIssue:
@@ -181,7 +175,10 @@ class QualityResult:
             "sentence_count": self.sentence_count,
             "syllable_count": self.syllable_count,
             "lexical_diversity": self.lexical_diversity,
-            "issues": [issue.to_dict() for issue in self.issues],
+            "issues": [
+                {"kind": kind.name, "message": message, "offset": offset, "length": length}
+                for kind, message, offset, length in self.issues
+            ],
             "analyzer": self.analyzer.to_dict(),
         }
 
