@@ -15,6 +15,7 @@ does not open (a key from another secret, a corrupt value) is a miss.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import time
@@ -100,6 +101,10 @@ def with_text(result: AnalysisResult, strings: list[str]) -> AnalysisResult:
     return result
 
 
+# Makes a SentenceSentiment from a tuple of its fields without a Python call.
+_SENTENCE = functools.partial(tuple.__new__, SentenceSentiment)
+
+
 def _replace_sentences(
     result: SentimentResult, sentences: tuple[SentenceSentiment, ...]
 ) -> SentimentResult:
@@ -136,6 +141,7 @@ async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:
 
 # An in-process entry: the result without its text, pickled, and how to put the text back:
 # the lengths of its sentences (slices of the request's text), or the sealed strings.
+# A sentiment result's sentences are kept in columns (offsets, scores, labels).
 _Entry = tuple[bytes, tuple[int, ...] | None, bytes | None]
 
 
@@ -175,21 +181,21 @@ class LruResultCache:
     def _open(
         key: CacheKey, pickled: bytes, lengths: tuple[int, ...] | None, sealed: bytes | None
     ) -> CachedResult | None:
-        blank: CachedResult = pickle.loads(pickled)  # noqa: S301 - made by _entry, in memory
         if lengths is not None:
-            assert isinstance(blank.result, SentimentResult)
+            # A sentiment result, its sentences in columns: each is made once, in C.
+            head, offsets, scores, labels = pickle.loads(pickled)  # noqa: S301 - our own
             text = key.text
-            strings = [
-                text[s.offset : s.offset + n]
-                for s, n in zip(blank.result.sentences, lengths, strict=True)
-            ]
-        elif sealed is not None:
-            plaintext = unseal(key, sealed)
-            if plaintext is None:
-                return None
-            strings = plaintext.decode().split(_SEPARATOR)
-        else:
+            texts = [text[offset : offset + n] for offset, n in zip(offsets, lengths, strict=True)]
+            sentences = tuple(map(_SENTENCE, zip(texts, offsets, scores, labels, strict=True)))
+            restored = _replace_sentences(head.result, sentences)
+            return CachedResult(head.analysis_type, restored, head.processing_time_ms)
+        blank: CachedResult = pickle.loads(pickled)  # noqa: S301 - made by _entry, in memory
+        if sealed is None:
             return blank  # nothing was taken out
+        plaintext = unseal(key, sealed)
+        if plaintext is None:
+            return None
+        strings = plaintext.decode().split(_SEPARATOR)
         result = with_text(blank.result, strings)
         return CachedResult(blank.analysis_type, result, blank.processing_time_ms)
 
@@ -208,15 +214,27 @@ class LruResultCache:
 
     @staticmethod
     def _entry(key: CacheKey, cached: CachedResult) -> _Entry | None:
-        blank, strings = without_text(cached.result)
+        result = cached.result
+        if isinstance(result, SentimentResult) and all(
+            key.text[s.offset : s.offset + len(s.text)] == s.text for s in result.sentences
+        ):
+            head = CachedResult(
+                cached.analysis_type, _replace_sentences(result, ()), cached.processing_time_ms
+            )
+            sentences = result.sentences
+            columns = (
+                head,
+                tuple(s.offset for s in sentences),
+                tuple(s.score for s in sentences),
+                tuple(s.label for s in sentences),
+            )
+            lengths = tuple(len(s.text) for s in sentences)
+            return pickle.dumps(columns, pickle.HIGHEST_PROTOCOL), lengths, None
+        blank, strings = without_text(result)
         stripped = CachedResult(cached.analysis_type, blank, cached.processing_time_ms)
         pickled = pickle.dumps(stripped, pickle.HIGHEST_PROTOCOL)
         if not strings:
             return pickled, None, None
-        if isinstance(cached.result, SentimentResult) and all(
-            key.text[s.offset : s.offset + len(s.text)] == s.text for s in cached.result.sentences
-        ):
-            return pickled, tuple(len(s) for s in strings), None
         if any(_SEPARATOR in string for string in strings):
             return None  # never from a validated text; not worth a costlier encoding
         return pickled, None, seal(key, _SEPARATOR.join(strings).encode())

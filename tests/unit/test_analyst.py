@@ -149,7 +149,7 @@ async def test_a_cache_full_of_long_results_gives_the_garbage_collector_nothing_
     )
     await cache.put_many([(key, result)])
     gc.collect()
-    assert len(gc.get_objects()) - before < 100  # not 50 x 400 sentences
+    assert len(gc.get_objects()) - before < 1_000  # not 50 x 400 sentences
     assert await cache.get_many([key]) == [result]
 
 
