@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,16 @@ class ServerProcess:
         assert self._proc is not None and self._proc.stderr is not None
         for line in self._proc.stderr:
             self.stderr_lines.append(line.rstrip("\n"))
+
+    def problems(self, *fields: str) -> Counter[tuple[Any, ...]]:
+        """The server's warning and error lines so far, counted by these fields (events and
+        error types: its log lines never hold a text), so that an unexpected status in a
+        test says where it came from."""
+        return Counter(
+            tuple(record.get(field) for field in fields)
+            for record in self.log_records()
+            if record.get("level") in ("warning", "error")
+        )
 
     def log_records(self) -> list[dict[str, Any]]:
         """The JSON log lines the server wrote so far."""

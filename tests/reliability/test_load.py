@@ -134,13 +134,7 @@ async def test_sixty_four_clients_for_a_minute_lose_nothing(
             await asyncio.gather(*(client(server.target, n, tally, stop) for n in range(CLIENTS)))
             # Every analysis a client was told about can be read back by its tenant.
             readable = {tenant: await _all_ids(server.target, tenant) for tenant in tally.created}
-            # What the server said about anything that went wrong: events and error types
-            # only (its log lines never hold a text).
-            warnings = Counter(
-                (r.get("event"), r.get("error"), r.get("sqlstate"), r.get("code"), r.get("reason"))
-                for r in server.log_records()
-                if r.get("level") in ("warning", "error")
-            )
+            warnings = server.problems("event", "error", "sqlstate", "code", "reason")
         stored = dict(await fetch_all(url, "SELECT tenant, count(*) FROM analyses GROUP BY tenant"))
 
     told = {tenant: len(ids) for tenant, ids in tally.created.items()}

@@ -199,13 +199,7 @@ async def test_a_hostile_tenant_neither_fails_nor_slows_another(
                 f"attacker got {attacker[windows[-1]]}"
             )
         print(f"  victim calls: {dict(victim.codes)}")
-        # What the server said about anything that went wrong (events and error types;
-        # its log lines never hold a text), so an unexpected status says where it came from.
-        warnings = Counter(
-            (r.get("event"), r.get("error"), r.get("code"), r.get("reason"), r.get("tenant"))
-            for r in server.log_records()
-            if r.get("level") in ("warning", "error")
-        )
+        warnings = server.problems("event", "error", "code", "reason", "tenant")
         print(f"  server warnings and errors: {dict(warnings) or 'none'}")
     assert set(victim.codes) == {"OK"}, victim.codes
     slowed = {
