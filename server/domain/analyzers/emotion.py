@@ -26,6 +26,7 @@ ANALYZER_NAME = "textlens-goemotions-emotion"
 # A named tuple made from a (name, score) pair: the category type's own _make, without the
 # length check that a pair does not need.
 _category = functools.partial(tuple.__new__, EmotionCategory)
+_SCORE = operator.itemgetter(1)
 
 ANTICIPATION = ("curiosity", "desire", "optimism")
 TRUST = ("admiration", "approval", "love")
@@ -79,10 +80,10 @@ class EmotionAnalyzer:
         strongest = max(range(len(emotions)), key=emotions.__getitem__)  # ties: enum order
         anger, anticipation, disgust, fear, joy, sadness, surprise, trust = emotions
         neutral = scores[self._neutral]
-        categories = self._categories(scores)
         # A stable sort of the alphabetical categories: ties stay in name order.
-        order = sorted(range(len(categories)), key=categories.__getitem__, reverse=True)
-        names = map(self._category_names.__getitem__, order)
+        ranked = sorted(
+            zip(self._category_names, self._categories(scores)), key=_SCORE, reverse=True
+        )
         return EmotionResult(
             anger=anger,
             anticipation=anticipation,
@@ -96,7 +97,5 @@ class EmotionAnalyzer:
             matched_word_count=known_words,
             analyzer=self.info,
             neutral=neutral,
-            categories=tuple(
-                map(_category, zip(names, map(categories.__getitem__, order), strict=True))
-            ),
+            categories=tuple(map(_category, ranked)),
         )
