@@ -20,8 +20,8 @@ import math
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cache
+from dataclasses import InitVar, dataclass, field, replace
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +144,14 @@ class EmotionModel:
 
     meta: Mapping[str, Any]
     vectorisers: tuple[Vectoriser, ...]
-    coef: npt.NDArray[np.float32]  # (features, heads), float32 as the file stores them
+    # (features, heads), float32 as the file stores them: made into _scoring, and not kept
+    # (19 MB); ``coef`` reads them from the file again when asked.
+    coefficients: InitVar[npt.NDArray[np.float32]]
     intercept: FloatArray  # (heads,)
     slope: FloatArray  # (heads,)
     offset: FloatArray  # (heads,)
     sha256: str
+    path: Path  # the model file, whose SHA-256 is ``sha256``
     # Worked out once from the vectorisers: the idf weights of every column, where the
     # second and later vectorisers' columns start, and the column of unknown n-grams.
     _idf: FloatArray = field(init=False, repr=False)
@@ -164,14 +167,25 @@ class EmotionModel:
     def heads(self) -> list[str]:
         return list(self.meta["heads"])
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def coef(self) -> npt.NDArray[np.float32]:
+        """The coefficients as the file stores them, for ``decision`` (the reference that
+        scikit-learn's pipeline is checked against), read again: scoring does without."""
+        data = self.path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ValueError(f"model file {self.path} changed since it was loaded")
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            coef: npt.NDArray[np.float32] = archive["coef"].astype(np.float32)
+        return coef
+
+    def __post_init__(self, coefficients: npt.NDArray[np.float32]) -> None:
         object.__setattr__(self, "_idf", np.concatenate([v.idf for v in self.vectorisers]))
         cuts = np.array([v.offset for v in self.vectorisers[1:]], dtype=np.intp)
         object.__setattr__(self, "_cuts", cuts)
         object.__setattr__(self, "_unknown", self.vectorisers[0].unknown)
-        scoring = np.empty((self.coef.shape[0], self.coef.shape[1] + 1), dtype=np.float32)
+        scoring = np.empty((coefficients.shape[0], coefficients.shape[1] + 1), dtype=np.float32)
         scoring[:, 0] = self._idf
-        np.multiply(self.coef, 0.5 * self.slope, out=scoring[:, 1:], casting="same_kind")
+        np.multiply(coefficients, 0.5 * self.slope, out=scoring[:, 1:], casting="same_kind")
         object.__setattr__(self, "_scoring", scoring)
         half_offset = 0.5 * (self.slope * self.intercept + self.offset)
         object.__setattr__(self, "_half_offset", half_offset)
@@ -323,9 +337,10 @@ def load_model(path: Path) -> EmotionModel:
     return EmotionModel(
         meta=meta,
         vectorisers=tuple(vectorisers),
-        coef=coef,
+        coefficients=coef,
         intercept=arrays["intercept"].astype(np.float64),
         slope=arrays["slope"].astype(np.float64),
         offset=arrays["offset"].astype(np.float64),
         sha256=hashlib.sha256(data).hexdigest(),
+        path=path,
     )
