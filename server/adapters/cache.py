@@ -31,9 +31,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from server.config import Settings
 from server.domain.analyzers.base import (
     AnalysisResult,
+    AnalyzerInfo,
+    Emotion,
+    EmotionCategory,
+    EmotionResult,
     QualityIssue,
     QualityResult,
     SentenceSentiment,
+    SentimentLabel,
     SentimentResult,
     result_from_dict,
 )
@@ -141,8 +146,110 @@ async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:
 
 # An in-process entry: the result without its text, pickled, and how to put the text back:
 # the lengths of its sentences (slices of the request's text), or the sealed strings.
-# A sentiment result's sentences are kept in columns (offsets, scores, labels).
+# Sentiment and emotion results are pickled as rows of plain numbers and strings, a
+# sentiment result's sentences in columns (offsets, scores, labels): pickle handles those
+# in C, where the result's own classes would each take a Python call to pickle and another
+# to unpickle. A row starts with its analysis type; anything else is a CachedResult.
 _Entry = tuple[bytes, tuple[int, ...] | None, bytes | None]
+_Row = tuple[Any, ...]
+_SENTIMENT, _EMOTION = int(AnalysisType.SENTIMENT), int(AnalysisType.EMOTION)
+_LABELS = {int(label): label for label in SentimentLabel}
+_EMOTIONS = {int(emotion): emotion for emotion in Emotion}
+# The analyzers that entries name: a few, made once each and shared by every entry opened.
+_ANALYZERS: dict[tuple[str, str, str, str], AnalyzerInfo] = {}
+_CATEGORY = functools.partial(tuple.__new__, EmotionCategory)
+
+
+def _analyzer_fields(info: AnalyzerInfo) -> tuple[str, str, str, str]:
+    return info.name, info.version, info.lexicon, info.model_sha256
+
+
+def _analyzer(fields: tuple[str, str, str, str]) -> AnalyzerInfo:
+    info = _ANALYZERS.get(fields)
+    if info is None:
+        info = _ANALYZERS[fields] = AnalyzerInfo(*fields)
+    return info
+
+
+def _sentiment_row(cached: CachedResult, result: SentimentResult) -> tuple[_Row, tuple[int, ...]]:
+    """The row of a result whose sentences are slices of its text, and their lengths."""
+    texts, offsets, scores, labels = tuple(zip(*result.sentences, strict=True)) or ((),) * 4
+    row = (
+        _SENTIMENT,
+        cached.processing_time_ms,
+        result.score,
+        int(result.label),
+        result.magnitude,
+        result.positive,
+        result.negative,
+        result.neutral,
+        _analyzer_fields(result.analyzer),
+        offsets,
+        scores,
+        tuple(map(int, labels)),
+    )
+    return row, tuple(map(len, texts))
+
+
+def _sentiment(row: _Row, text: str, lengths: tuple[int, ...]) -> CachedResult:
+    _, ms, score, label, magnitude, positive, negative, neutral, analyzer = row[:9]
+    offsets, scores, labels = row[9:]
+    texts = [text[offset : offset + n] for offset, n in zip(offsets, lengths, strict=True)]
+    sentences = zip(texts, offsets, scores, map(_LABELS.__getitem__, labels), strict=True)
+    result = SentimentResult(
+        score,
+        _LABELS[label],
+        magnitude,
+        positive,
+        negative,
+        neutral,
+        tuple(map(_SENTENCE, sentences)),  # each sentence made once, in C
+        _analyzer(analyzer),
+    )
+    return CachedResult(AnalysisType.SENTIMENT, result, ms)
+
+
+def _emotion_row(cached: CachedResult, result: EmotionResult) -> _Row:
+    names, scores = tuple(zip(*result.categories, strict=True)) or ((), ())
+    return (
+        _EMOTION,
+        cached.processing_time_ms,
+        result.anger,
+        result.anticipation,
+        result.disgust,
+        result.fear,
+        result.joy,
+        result.sadness,
+        result.surprise,
+        result.trust,
+        int(result.dominant),
+        result.matched_word_count,
+        _analyzer_fields(result.analyzer),
+        result.neutral,
+        names,
+        scores,
+    )
+
+
+def _emotion(row: _Row) -> CachedResult:
+    _, ms, anger, anticipation, disgust, fear, joy, sadness, surprise, trust = row[:10]
+    dominant, matched, analyzer, neutral, names, scores = row[10:]
+    result = EmotionResult(
+        anger=anger,
+        anticipation=anticipation,
+        disgust=disgust,
+        fear=fear,
+        joy=joy,
+        sadness=sadness,
+        surprise=surprise,
+        trust=trust,
+        dominant=_EMOTIONS[dominant],
+        matched_word_count=matched,
+        analyzer=_analyzer(analyzer),
+        neutral=neutral,
+        categories=tuple(map(_CATEGORY, zip(names, scores, strict=True))),
+    )
+    return CachedResult(AnalysisType.EMOTION, result, ms)
 
 
 class LruResultCache:
@@ -181,15 +288,12 @@ class LruResultCache:
     def _open(
         key: CacheKey, pickled: bytes, lengths: tuple[int, ...] | None, sealed: bytes | None
     ) -> CachedResult | None:
-        if lengths is not None:
-            # A sentiment result, its sentences in columns: each is made once, in C.
-            head, offsets, scores, labels = pickle.loads(pickled)  # noqa: S301 - our own
-            text = key.text
-            texts = [text[offset : offset + n] for offset, n in zip(offsets, lengths, strict=True)]
-            sentences = tuple(map(_SENTENCE, zip(texts, offsets, scores, labels, strict=True)))
-            restored = _replace_sentences(head.result, sentences)
-            return CachedResult(head.analysis_type, restored, head.processing_time_ms)
-        blank: CachedResult = pickle.loads(pickled)  # noqa: S301 - made by _entry, in memory
+        value = pickle.loads(pickled)  # noqa: S301 - made by _entry, in memory
+        if isinstance(value, tuple):
+            if value[0] == _SENTIMENT and lengths is not None:
+                return _sentiment(value, key.text, lengths)
+            return _emotion(value)
+        blank: CachedResult = value
         if sealed is None:
             return blank  # nothing was taken out
         plaintext = unseal(key, sealed)
@@ -218,18 +322,10 @@ class LruResultCache:
         if isinstance(result, SentimentResult) and all(
             key.text[s.offset : s.offset + len(s.text)] == s.text for s in result.sentences
         ):
-            head = CachedResult(
-                cached.analysis_type, _replace_sentences(result, ()), cached.processing_time_ms
-            )
-            sentences = result.sentences
-            columns = (
-                head,
-                tuple(s.offset for s in sentences),
-                tuple(s.score for s in sentences),
-                tuple(s.label for s in sentences),
-            )
-            lengths = tuple(len(s.text) for s in sentences)
-            return pickle.dumps(columns, pickle.HIGHEST_PROTOCOL), lengths, None
+            row, lengths = _sentiment_row(cached, result)
+            return pickle.dumps(row, pickle.HIGHEST_PROTOCOL), lengths, None
+        if isinstance(result, EmotionResult):  # names categories, never words of the text
+            return pickle.dumps(_emotion_row(cached, result), pickle.HIGHEST_PROTOCOL), None, None
         blank, strings = without_text(result)
         stripped = CachedResult(cached.analysis_type, blank, cached.processing_time_ms)
         pickled = pickle.dumps(stripped, pickle.HIGHEST_PROTOCOL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import pickle
 import threading
@@ -13,8 +14,16 @@ import structlog.testing
 from helpers.fakes import FakeMetrics, FakeQualityAnalyzer
 
 from server.adapters.cache import LruResultCache
-from server.domain.analyzers import QualityAnalyzer, SentimentAnalyzer
-from server.domain.analyzers.base import AnalysisResult, Analyzer
+from server.domain.analyzers import EmotionAnalyzer, QualityAnalyzer, SentimentAnalyzer
+from server.domain.analyzers.base import (
+    AnalysisResult,
+    Analyzer,
+    Emotion,
+    EmotionCategory,
+    EmotionResult,
+    SentimentLabel,
+    SentimentResult,
+)
 from server.domain.model import AnalysisStatus, AnalysisType
 from server.service.analyst import INLINE_CHARS, Analyst, Job, cache_key
 from server.service.concurrency import TenantActivity
@@ -151,6 +160,45 @@ async def test_a_cache_full_of_long_results_gives_the_garbage_collector_nothing_
     gc.collect()
     assert len(gc.get_objects()) - before < 1_000  # not 50 x 400 sentences
     assert await cache.get_many([key]) == [result]
+
+
+async def test_a_sentiment_entry_opens_to_the_same_result_whatever_its_sentences() -> None:
+    # Entries keep a sentiment result as plain numbers and strings: what opens must be the
+    # same result, with its enums and analyzer, for one sentence, several, or none.
+    cache = LruResultCache()
+    analyzer = SentimentAnalyzer()
+    text = "Great food. Awful service! It was fine, I suppose."
+    full = analyzer.analyze(text)
+    assert len(full.sentences) == 3  # type: ignore[union-attr]
+    for result in (full, dataclasses.replace(full, sentences=())):  # type: ignore[type-var]
+        key = cache_key(SECRET, "t", analyzer, text)
+        cached = CachedResult(AnalysisType.SENTIMENT, result, 2.5)
+        await cache.put_many([(key, cached)])
+        (opened,) = await cache.get_many([key])
+        assert opened == cached
+        assert opened is not None and opened.analysis_type is AnalysisType.SENTIMENT
+        restored = opened.result
+        assert isinstance(restored, SentimentResult)
+        assert type(restored.label) is SentimentLabel
+        assert all(type(sentence.label) is SentimentLabel for sentence in restored.sentences)
+        assert restored.analyzer == full.analyzer  # type: ignore[union-attr]
+
+
+async def test_an_emotion_entry_opens_to_the_same_result() -> None:
+    cache = LruResultCache()
+    analyzer = EmotionAnalyzer()
+    text = "I can't believe they cancelled it, I'm furious and a bit sad."
+    key = cache_key(SECRET, "t", analyzer, text)
+    cached = CachedResult(AnalysisType.EMOTION, analyzer.analyze(text), 3.5)
+    await cache.put_many([(key, cached)])
+    (opened,) = await cache.get_many([key])
+    assert opened == cached
+    assert opened is not None and opened.analysis_type is AnalysisType.EMOTION
+    restored = opened.result
+    assert isinstance(restored, EmotionResult)
+    assert type(restored.dominant) is Emotion
+    assert len(restored.categories) == 27
+    assert all(type(category) is EmotionCategory for category in restored.categories)
 
 
 class HeldQualityAnalyzer(FakeQualityAnalyzer):
