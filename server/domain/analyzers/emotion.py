@@ -81,9 +81,8 @@ class EmotionAnalyzer:
         anger, anticipation, disgust, fear, joy, sadness, surprise, trust = emotions
         neutral = scores[self._neutral]
         # A stable sort of the alphabetical categories: ties stay in name order.
-        ranked = sorted(
-            zip(self._category_names, self._categories(scores)), key=_SCORE, reverse=True
-        )
+        categories = zip(self._category_names, self._categories(scores), strict=True)
+        ranked = sorted(categories, key=_SCORE, reverse=True)
         return EmotionResult(
             anger=anger,
             anticipation=anticipation,
