@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import structlog
 
+from server.adapters import rows
 from server.domain.analyzers.base import AnalysisResult, Analyzer
 from server.domain.model import AnalysisType
 from server.service.analyst import timed
@@ -49,11 +50,28 @@ def _prepare(pickled: Mapping[AnalysisType, bytes], niceness: int) -> None:
     _pickled.update(pickled)
 
 
-def _analyze(analysis_type: AnalysisType, text: str) -> tuple[AnalysisResult, float]:
+def _analyze(analysis_type: AnalysisType, text: str) -> tuple[AnalysisResult, float] | rows.Row:
+    """The result and its time, sent back as a row when it has one (server.adapters.rows:
+    a long text's result is hundreds of objects, each a Python call to unpickle)."""
     analyzer = _loaded.get(analysis_type)
     if analyzer is None:
         analyzer = _loaded[analysis_type] = pickle.loads(_pickled[analysis_type])  # noqa: S301 - our own
-    return timed(analyzer, text)
+    return sent(*timed(analyzer, text), text)
+
+
+def sent(result: AnalysisResult, ms: float, text: str) -> tuple[AnalysisResult, float] | rows.Row:
+    """What the analysis process sends back for a text's result."""
+    return rows.to_row(result, ms, text=text) or (result, ms)
+
+
+def received(
+    value: tuple[AnalysisResult, float] | rows.Row, text: str
+) -> tuple[AnalysisResult, float]:
+    """The result and its time, from what the analysis process sent back for ``text``."""
+    if rows.is_row(value):
+        _, result, ms = rows.from_row(value, text)
+        return result, ms
+    return value
 
 
 class AnalysisProcess:
@@ -84,13 +102,14 @@ class AnalysisProcess:
     async def _once(self, kind: AnalysisType, text: str) -> tuple[AnalysisResult, float]:
         pool = self._executor()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, _analyze, kind, text)
+            value = await asyncio.get_running_loop().run_in_executor(pool, _analyze, kind, text)
         except BrokenProcessPool:
             if self._pool is pool:  # the first of its texts to see it gone replaces it
                 log.warning("analysis process died; starting another")
                 self._pool = None
                 pool.shutdown(wait=False, cancel_futures=True)
             raise
+        return received(value, text)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -15,7 +15,6 @@ does not open (a key from another secret, a corrupt value) is a miss.
 
 from __future__ import annotations
 
-import functools
 import os
 import pickle
 import time
@@ -28,17 +27,13 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from server.adapters import rows
 from server.config import Settings
 from server.domain.analyzers.base import (
     AnalysisResult,
-    AnalyzerInfo,
-    Emotion,
-    EmotionCategory,
-    EmotionResult,
     QualityIssue,
     QualityResult,
     SentenceSentiment,
-    SentimentLabel,
     SentimentResult,
     result_from_dict,
 )
@@ -106,10 +101,6 @@ def with_text(result: AnalysisResult, strings: list[str]) -> AnalysisResult:
     return result
 
 
-# Makes a SentenceSentiment from a tuple of its fields without a Python call.
-_SENTENCE = functools.partial(tuple.__new__, SentenceSentiment)
-
-
 def _replace_sentences(
     result: SentimentResult, sentences: tuple[SentenceSentiment, ...]
 ) -> SentimentResult:
@@ -144,112 +135,10 @@ async def _off_loop(keys: Sequence[CacheKey], work: Callable[[], T]) -> T:
     return await off_loop_if_long(sum(len(key.text) for key in keys), work)
 
 
-# An in-process entry: the result without its text, pickled, and how to put the text back:
-# the lengths of its sentences (slices of the request's text), or the sealed strings.
-# Sentiment and emotion results are pickled as rows of plain numbers and strings, a
-# sentiment result's sentences in columns (offsets, scores, labels): pickle handles those
-# in C, where the result's own classes would each take a Python call to pickle and another
-# to unpickle. A row starts with its analysis type; anything else is a CachedResult.
-_Entry = tuple[bytes, tuple[int, ...] | None, bytes | None]
-_Row = tuple[Any, ...]
-_SENTIMENT, _EMOTION = int(AnalysisType.SENTIMENT), int(AnalysisType.EMOTION)
-_LABELS = {int(label): label for label in SentimentLabel}
-_EMOTIONS = {int(emotion): emotion for emotion in Emotion}
-# The analyzers that entries name: a few, made once each and shared by every entry opened.
-_ANALYZERS: dict[tuple[str, str, str, str], AnalyzerInfo] = {}
-_CATEGORY = functools.partial(tuple.__new__, EmotionCategory)
-
-
-def _analyzer_fields(info: AnalyzerInfo) -> tuple[str, str, str, str]:
-    return info.name, info.version, info.lexicon, info.model_sha256
-
-
-def _analyzer(fields: tuple[str, str, str, str]) -> AnalyzerInfo:
-    info = _ANALYZERS.get(fields)
-    if info is None:
-        info = _ANALYZERS[fields] = AnalyzerInfo(*fields)
-    return info
-
-
-def _sentiment_row(cached: CachedResult, result: SentimentResult) -> tuple[_Row, tuple[int, ...]]:
-    """The row of a result whose sentences are slices of its text, and their lengths."""
-    texts, offsets, scores, labels = tuple(zip(*result.sentences, strict=True)) or ((),) * 4
-    row = (
-        _SENTIMENT,
-        cached.processing_time_ms,
-        result.score,
-        int(result.label),
-        result.magnitude,
-        result.positive,
-        result.negative,
-        result.neutral,
-        _analyzer_fields(result.analyzer),
-        offsets,
-        scores,
-        tuple(map(int, labels)),
-    )
-    return row, tuple(map(len, texts))
-
-
-def _sentiment(row: _Row, text: str, lengths: tuple[int, ...]) -> CachedResult:
-    _, ms, score, label, magnitude, positive, negative, neutral, analyzer = row[:9]
-    offsets, scores, labels = row[9:]
-    texts = [text[offset : offset + n] for offset, n in zip(offsets, lengths, strict=True)]
-    sentences = zip(texts, offsets, scores, map(_LABELS.__getitem__, labels), strict=True)
-    result = SentimentResult(
-        score,
-        _LABELS[label],
-        magnitude,
-        positive,
-        negative,
-        neutral,
-        tuple(map(_SENTENCE, sentences)),  # each sentence made once, in C
-        _analyzer(analyzer),
-    )
-    return CachedResult(AnalysisType.SENTIMENT, result, ms)
-
-
-def _emotion_row(cached: CachedResult, result: EmotionResult) -> _Row:
-    names, scores = tuple(zip(*result.categories, strict=True)) or ((), ())
-    return (
-        _EMOTION,
-        cached.processing_time_ms,
-        result.anger,
-        result.anticipation,
-        result.disgust,
-        result.fear,
-        result.joy,
-        result.sadness,
-        result.surprise,
-        result.trust,
-        int(result.dominant),
-        result.matched_word_count,
-        _analyzer_fields(result.analyzer),
-        result.neutral,
-        names,
-        scores,
-    )
-
-
-def _emotion(row: _Row) -> CachedResult:
-    _, ms, anger, anticipation, disgust, fear, joy, sadness, surprise, trust = row[:10]
-    dominant, matched, analyzer, neutral, names, scores = row[10:]
-    result = EmotionResult(
-        anger=anger,
-        anticipation=anticipation,
-        disgust=disgust,
-        fear=fear,
-        joy=joy,
-        sadness=sadness,
-        surprise=surprise,
-        trust=trust,
-        dominant=_EMOTIONS[dominant],
-        matched_word_count=matched,
-        analyzer=_analyzer(analyzer),
-        neutral=neutral,
-        categories=tuple(map(_CATEGORY, zip(names, scores, strict=True))),
-    )
-    return CachedResult(AnalysisType.EMOTION, result, ms)
+# An in-process entry: the result without its text, pickled, and its sealed strings if any.
+# Sentiment and emotion results are pickled as rows (server.adapters.rows), a sentiment
+# row with its sentences' lengths, cut from the request's text again when it is opened.
+_Entry = tuple[bytes, bytes | None]
 
 
 class LruResultCache:
@@ -285,14 +174,10 @@ class LruResultCache:
         return await _off_loop(keys, open_all)
 
     @staticmethod
-    def _open(
-        key: CacheKey, pickled: bytes, lengths: tuple[int, ...] | None, sealed: bytes | None
-    ) -> CachedResult | None:
+    def _open(key: CacheKey, pickled: bytes, sealed: bytes | None) -> CachedResult | None:
         value = pickle.loads(pickled)  # noqa: S301 - made by _entry, in memory
-        if isinstance(value, tuple):
-            if value[0] == _SENTIMENT and lengths is not None:
-                return _sentiment(value, key.text, lengths)
-            return _emotion(value)
+        if rows.is_row(value):
+            return CachedResult(*rows.from_row(value, key.text))
         blank: CachedResult = value
         if sealed is None:
             return blank  # nothing was taken out
@@ -319,21 +204,17 @@ class LruResultCache:
     @staticmethod
     def _entry(key: CacheKey, cached: CachedResult) -> _Entry | None:
         result = cached.result
-        if isinstance(result, SentimentResult) and all(
-            key.text[s.offset : s.offset + len(s.text)] == s.text for s in result.sentences
-        ):
-            row, lengths = _sentiment_row(cached, result)
-            return pickle.dumps(row, pickle.HIGHEST_PROTOCOL), lengths, None
-        if isinstance(result, EmotionResult):  # names categories, never words of the text
-            return pickle.dumps(_emotion_row(cached, result), pickle.HIGHEST_PROTOCOL), None, None
+        row = rows.to_row(result, cached.processing_time_ms, text=key.text)
+        if row is not None:
+            return pickle.dumps(row, pickle.HIGHEST_PROTOCOL), None
         blank, strings = without_text(result)
         stripped = CachedResult(cached.analysis_type, blank, cached.processing_time_ms)
         pickled = pickle.dumps(stripped, pickle.HIGHEST_PROTOCOL)
         if not strings:
-            return pickled, None, None
+            return pickled, None
         if any(_SEPARATOR in string for string in strings):
             return None  # never from a validated text; not worth a costlier encoding
-        return pickled, None, seal(key, _SEPARATOR.join(strings).encode())
+        return pickled, seal(key, _SEPARATOR.join(strings).encode())
 
     async def delete_many(self, keys: Sequence[CacheKey]) -> None:
         for key in keys:
