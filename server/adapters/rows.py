@@ -145,18 +145,19 @@ def _emotion_row(result: EmotionResult, ms: float) -> Row:
 def _emotion(row: Row) -> EmotionResult:
     _, _, anger, anticipation, disgust, fear, joy, sadness, surprise, trust = row[:10]
     dominant, matched, analyzer, neutral, names, scores = row[10:]
-    return EmotionResult(
-        anger=anger,
-        anticipation=anticipation,
-        disgust=disgust,
-        fear=fear,
-        joy=joy,
-        sadness=sadness,
-        surprise=surprise,
-        trust=trust,
-        dominant=_EMOTIONS[dominant],
-        matched_word_count=matched,
-        analyzer=_analyzer(analyzer),
-        neutral=neutral,
-        categories=tuple(map(_CATEGORY, zip(names, scores, strict=True))),
+    categories = tuple(map(_CATEGORY, zip(names, scores, strict=True)))
+    return EmotionResult(  # in the order of its fields
+        anger,
+        anticipation,
+        disgust,
+        fear,
+        joy,
+        sadness,
+        surprise,
+        trust,
+        _EMOTIONS[dominant],
+        matched,
+        _analyzer(analyzer),
+        neutral,
+        categories,
     )

@@ -162,22 +162,26 @@ async def test_a_cache_full_of_long_results_gives_the_garbage_collector_nothing_
     assert await cache.get_many([key]) == [result]
 
 
+async def reopened(analyzer: Analyzer, text: str, cached: CachedResult) -> AnalysisResult:
+    """What a cache gives back for ``cached``, put in for ``text``: the same, or it fails."""
+    cache = LruResultCache()
+    key = cache_key(SECRET, "t", analyzer, text)
+    await cache.put_many([(key, cached)])
+    (opened,) = await cache.get_many([key])
+    assert opened == cached
+    assert opened is not None and opened.analysis_type is cached.analysis_type
+    return opened.result
+
+
 async def test_a_sentiment_entry_opens_to_the_same_result_whatever_its_sentences() -> None:
     # Entries keep a sentiment result as plain numbers and strings: what opens must be the
     # same result, with its enums and analyzer, for one sentence, several, or none.
-    cache = LruResultCache()
     analyzer = SentimentAnalyzer()
     text = "Great food. Awful service! It was fine, I suppose."
     full = analyzer.analyze(text)
     assert len(full.sentences) == 3  # type: ignore[union-attr]
     for result in (full, dataclasses.replace(full, sentences=())):  # type: ignore[type-var]
-        key = cache_key(SECRET, "t", analyzer, text)
-        cached = CachedResult(AnalysisType.SENTIMENT, result, 2.5)
-        await cache.put_many([(key, cached)])
-        (opened,) = await cache.get_many([key])
-        assert opened == cached
-        assert opened is not None and opened.analysis_type is AnalysisType.SENTIMENT
-        restored = opened.result
+        restored = await reopened(analyzer, text, CachedResult(AnalysisType.SENTIMENT, result, 2.5))
         assert isinstance(restored, SentimentResult)
         assert type(restored.label) is SentimentLabel
         assert all(type(sentence.label) is SentimentLabel for sentence in restored.sentences)
@@ -185,16 +189,10 @@ async def test_a_sentiment_entry_opens_to_the_same_result_whatever_its_sentences
 
 
 async def test_an_emotion_entry_opens_to_the_same_result() -> None:
-    cache = LruResultCache()
     analyzer = EmotionAnalyzer()
     text = "I can't believe they cancelled it, I'm furious and a bit sad."
-    key = cache_key(SECRET, "t", analyzer, text)
     cached = CachedResult(AnalysisType.EMOTION, analyzer.analyze(text), 3.5)
-    await cache.put_many([(key, cached)])
-    (opened,) = await cache.get_many([key])
-    assert opened == cached
-    assert opened is not None and opened.analysis_type is AnalysisType.EMOTION
-    restored = opened.result
+    restored = await reopened(analyzer, text, cached)
     assert isinstance(restored, EmotionResult)
     assert type(restored.dominant) is Emotion
     assert len(restored.categories) == 27
