@@ -15,18 +15,17 @@ holds none of the text.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from server.domain.analyzers.base import (
     AnalysisResult,
     AnalyzerInfo,
     Emotion,
-    EmotionCategory,
     EmotionResult,
-    SentenceSentiment,
     SentimentLabel,
     SentimentResult,
+    make_category,
+    make_sentence,
 )
 from server.domain.model import AnalysisType
 
@@ -35,9 +34,6 @@ Row = tuple[Any, ...]
 _SENTIMENT, _EMOTION = int(AnalysisType.SENTIMENT), int(AnalysisType.EMOTION)
 _LABELS = {int(label): label for label in SentimentLabel}
 _EMOTIONS = {int(emotion): emotion for emotion in Emotion}
-# Makes a SentenceSentiment (or an EmotionCategory) from a tuple of its fields, in C.
-_SENTENCE = functools.partial(tuple.__new__, SentenceSentiment)
-_CATEGORY = functools.partial(tuple.__new__, EmotionCategory)
 # The analyzers that rows name: a few, made once each and shared by every result opened.
 _ANALYZERS: dict[tuple[str, str, str, str], AnalyzerInfo] = {}
 
@@ -115,7 +111,7 @@ def _sentiment(row: Row, text: str | None) -> SentimentResult:
         positive,
         negative,
         neutral,
-        tuple(map(_SENTENCE, sentences)),
+        tuple(map(make_sentence, sentences)),
         _analyzer(analyzer),
     )
 
@@ -145,7 +141,7 @@ def _emotion_row(result: EmotionResult, ms: float) -> Row:
 def _emotion(row: Row) -> EmotionResult:
     _, _, anger, anticipation, disgust, fear, joy, sadness, surprise, trust = row[:10]
     dominant, matched, analyzer, neutral, names, scores = row[10:]
-    categories = tuple(map(_CATEGORY, zip(names, scores, strict=True)))
+    categories = tuple(map(make_category, zip(names, scores, strict=True)))
     return EmotionResult(  # in the order of its fields
         anger,
         anticipation,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import operator
 from functools import cache
 from pathlib import Path
@@ -12,22 +11,19 @@ from server.domain.analyzers.base import (
     EMOTIONS,
     AnalyzerInfo,
     Emotion,
-    EmotionCategory,
     EmotionResult,
+    make_category,
 )
 from server.domain.analyzers.emotion_model import MODEL_FILE, EmotionModel, load_model
 from server.domain.model import AnalysisType
 
 ANALYZER_NAME = "textlens-goemotions-emotion"
+_SCORE = operator.itemgetter(1)
+
 # Plutchik's two emotions that Ekman's six lack, from the GoEmotions categories nearest to
 # them on Plutchik's wheel: interest (curiosity) is mild anticipation, optimism is
 # anticipation + joy, desire looks ahead; acceptance (approval) is mild trust, admiration
 # is intense trust, love is joy + trust. Each is the highest of its categories' scores.
-# A named tuple made from a (name, score) pair: the category type's own _make, without the
-# length check that a pair does not need.
-_category = functools.partial(tuple.__new__, EmotionCategory)
-_SCORE = operator.itemgetter(1)
-
 ANTICIPATION = ("curiosity", "desire", "optimism")
 TRUST = ("admiration", "approval", "love")
 EKMAN = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
@@ -96,5 +92,5 @@ class EmotionAnalyzer:
             matched_word_count=known_words,
             analyzer=self.info,
             neutral=neutral,
-            categories=tuple(map(_category, ranked)),
+            categories=tuple(map(make_category, ranked)),
         )
