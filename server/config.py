@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     stream_window_bytes: int = Field(default=256 * 1024, ge=65_535, le=16 * 1024 * 1024)
     max_streams_per_tenant: int = Field(default=16, ge=1)
     stream_messages_per_tenant: int = Field(default=1, ge=1)
-    stream_tenant_share: float = Field(default=0.5, gt=0, le=1)
+    stream_tenant_share: float = Field(default=0.25, gt=0, le=1)
     max_watches_per_tenant: int = Field(default=32, ge=1)
     max_health_watches: int = Field(default=100, ge=1)
     max_reflection_streams: int = Field(default=20, ge=1)

@@ -76,6 +76,8 @@ class TenantSlots:
     that share of the time while other tenants are making calls: a unit that held its slot
     for t seconds gives it back only t * (1 - share) / share seconds later. When no other
     tenant is active, slots are given back at once, so a tenant alone has the process.
+    When n tenants hold or wait for slots at once, each may take 1/n of the time if that
+    is more, so that heavy tenants together still have the whole process.
 
     A tenant's entry lives only while some unit of it holds or waits for a slot.
     """
@@ -92,7 +94,7 @@ class TenantSlots:
             raise ValueError(f"share must be in (0, 1], not {share}")
         self._per_tenant = per_tenant
         self._gates: dict[str, _Gate] = {}
-        self._rest = (1 - share) / share
+        self._share = share
         self._activity = activity if share < 1 else None
         self._clock = clock
 
@@ -113,7 +115,9 @@ class TenantSlots:
         gate = self._gates[tenant]
         activity = self._activity
         if taken is not None and activity is not None and activity.others_active(tenant):
-            rest = (self._clock() - taken) * self._rest
+            heavy = len(self._gates)  # tenants holding or waiting for slots, this one too
+            share = max(self._share, 1 / heavy) if heavy > 1 else self._share
+            rest = (self._clock() - taken) * (1 - share) / share
             if rest > 0:
                 asyncio.get_running_loop().call_later(rest, self._give_back, tenant, gate)
                 return

@@ -9,7 +9,7 @@ twice its baseline, the median p99 of the quiet windows of the same run.
 Three attacks are held to looser bounds instead: 10,000-emoji texts (3x), non-reading
 streams of long texts (4x) and NUL texts (3x). Within the rate limit they buy real CPU:
 the texts are analysed in the server's lower-priority analysis process and a heavy
-tenant's stream messages take at most half of the serving process while others call,
+tenant's stream messages take at most a quarter of the serving process while others call,
 but parsing, storing and answering them still share the machine's two cores with the
 victim, and here the attacker's own client runs on them too. The NUL attack's 200 calls
 a second, a fifth of them streams of 50 refused items, each answered with its reasons,

@@ -101,3 +101,25 @@ async def test_a_heavy_tenant_waits_out_its_share_only_while_others_are_active()
         await asyncio.wait_for(slots.acquire("heavy"), 0.5)
     # Other tenants never wait for the heavy one's rest.
     await asyncio.wait_for(slots.acquire("light"), 2)
+
+
+async def test_heavy_tenants_at_once_share_the_process_between_them() -> None:
+    clock = Clock()
+    activity = TenantActivity(clock=clock)
+    slots = TenantSlots(1, share=0.25, activity=activity, clock=clock)
+    # One heavy tenant among light callers: a unit that held its slot 0.4 s rests 1.2 s.
+    taken = await slots.acquire("heavy")
+    clock.now += 0.4
+    activity.seen("light")
+    slots.release("heavy", taken)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(slots.acquire("heavy"), 0.8)
+    await asyncio.sleep(0.5)  # the rest is over
+    # Two heavy tenants at once: each takes half the time, resting 0.4 s, not 1.2 s.
+    taken = await asyncio.wait_for(slots.acquire("heavy"), 1)
+    other = await slots.acquire("other heavy")
+    clock.now += 0.4
+    activity.seen("other heavy")
+    slots.release("heavy", taken)
+    await asyncio.wait_for(slots.acquire("heavy"), 0.8)
+    slots.release("other heavy", other)
