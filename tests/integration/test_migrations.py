@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from helpers.auth import TEST_SECRET, server_settings
 from helpers.databases import database_url, temporary_database
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.adapters.db import SchemaOutOfDate, migrate
 from server.adapters.db.engine import create_engine
@@ -112,3 +115,51 @@ async def test_several_processes_refuse_an_unmigrated_postgresql_before_starting
             run_cli, "migrate", url=url, cwd=tmp_path, env={"TEXTLENS_WORKERS": "2"}
         )
         assert applied.returncode == 0, applied.stderr
+
+
+async def test_results_stored_as_jsonb_read_back_the_same_after_0006_and_its_downgrade() -> None:
+    result = {"label": "positive", "score": 0.75, "sentences": [{"offset": 0, "text": "é"}]}
+
+    async def column_type(engine: AsyncEngine) -> str:
+        async with engine.connect() as connection:
+            return str(
+                await connection.scalar(
+                    text(
+                        "SELECT data_type FROM information_schema.columns "
+                        "WHERE table_name = 'analyses' AND column_name = 'result'"
+                    )
+                )
+            )
+
+    async def stored(engine: AsyncEngine) -> object:
+        async with engine.connect() as connection:
+            return await connection.scalar(text("SELECT result::text FROM analyses"))
+
+    async with temporary_database() as url:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(
+                    lambda sync: command.upgrade(migrate._config(sync), "0005")
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO analyses (id, tenant, text, analysis_type, status, "
+                        "result, error_message, processing_time_ms, create_time, update_time) "
+                        "VALUES (gen_random_uuid(), 't', 'x', 1, 3, CAST(:r AS jsonb), '', 1, "
+                        "now(), now())"
+                    ),
+                    {"r": json.dumps(result)},
+                )
+            assert await column_type(engine) == "jsonb"
+            await migrate.upgrade(engine)
+            assert await column_type(engine) == "json"
+            assert json.loads(await stored(engine)) == result
+            async with engine.begin() as connection:
+                await connection.run_sync(
+                    lambda sync: command.downgrade(migrate._config(sync), "0005")
+                )
+            assert await column_type(engine) == "jsonb"
+            assert json.loads(await stored(engine)) == result
+        finally:
+            await engine.dispose()

@@ -36,7 +36,7 @@ _COLUMNS = (
     ("text", "text"),
     ("analysis_type", "smallint"),
     ("status", "smallint"),
-    ("result", "text"),  # JSON text, cast to jsonb below
+    ("result", "text"),  # JSON text, cast to json below
     ("error_message", "text"),
     ("processing_time_ms", "float8"),
     ("batch_id", "uuid"),
@@ -50,7 +50,7 @@ _COLUMNS = (
     ("language_confidence", "float8"),
 )
 _NAMES = ", ".join(name for name, _ in _COLUMNS)
-_SELECTED = ", ".join("u.result::jsonb" if n == "result" else f"u.{n}" for n, _ in _COLUMNS)
+_SELECTED = ", ".join("u.result::json" if n == "result" else f"u.{n}" for n, _ in _COLUMNS)
 _ARRAYS = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_COLUMNS, 1))
 # Fixed column names; every value is a parameter.
 _PG_INSERT = (

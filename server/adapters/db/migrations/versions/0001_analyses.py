@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
-from server.adapters.db.tables import JSONDocument, UTCDateTime
+from server.adapters.db.tables import UTCDateTime
 
 revision = "0001"
 down_revision = None
@@ -26,7 +27,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("analysis_type", sa.SmallInteger(), nullable=False),
         sa.Column("status", sa.SmallInteger(), nullable=False),
-        sa.Column("result", JSONDocument, nullable=True),
+        sa.Column("result", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=False),
         sa.Column("processing_time_ms", sa.Float(), nullable=False),
         sa.Column("batch_id", sa.Uuid(), nullable=True),
